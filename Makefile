@@ -1,0 +1,65 @@
+# remediator: `make run` runs the daemon on its embedded defaults,
+# `make test` runs every check and test (CI runs exactly this).
+GO        ?= go
+BIN       ?= bin/remediator
+PKG       := github.com/remediator/remediator
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -s -w \
+	-X github.com/prometheus/common/version.Version=$(VERSION) \
+	-X github.com/prometheus/common/version.Revision=$(REVISION) \
+	-X github.com/prometheus/common/version.Branch=$(BRANCH)
+FUZZTIME  ?= 30s
+
+.PHONY: all build run test check fmt-check vet staticcheck unit policy-test opa-test fuzz bench services clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/remediator
+
+## run: the daemon on its embedded defaults (127.0.0.1:9095, dry-run, bundled policy and runbooks)
+run: build
+	$(BIN) serve
+
+## test: every check and test; CI runs this
+test: check services unit policy-test opa-test
+
+check: fmt-check vet staticcheck
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) tool staticcheck ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+## policy-test: the bundled Rego tests through remediator's own runner (as users run it)
+policy-test: build
+	$(BIN) policy test -v --coverage --threshold=100 >/dev/null
+	$(BIN) policy test
+
+## opa-test: the same Rego tests through the upstream opa CLI
+opa-test:
+	$(GO) tool opa check --strict policies/
+	$(GO) tool opa test -v policies/
+
+## services: make sure PostgreSQL and Redis are up (tests of later backends use them)
+services:
+	sh hack/services.sh
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./receiver/
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./policies/ ./receiver/
+
+clean:
+	rm -rf bin

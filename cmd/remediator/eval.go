@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/remediator/remediator/internal/config"
+	"github.com/remediator/remediator/internal/dispatch"
+	"github.com/remediator/remediator/internal/state"
+	"github.com/remediator/remediator/policies"
+	"github.com/remediator/remediator/receiver"
+	"github.com/remediator/remediator/remediations"
+	"github.com/remediator/remediator/remediations/builtin"
+)
+
+// EvalOutput is `remediator eval -o json`'s document. Its shape is stable:
+// fields are only ever added.
+type EvalOutput struct {
+	// Alerts holds one outcome per alert of the payload, in payload order.
+	Alerts []dispatch.Outcome `json:"alerts"`
+}
+
+type evalCmd struct {
+	cmd        *kingpin.CmdClause
+	alertFile  string
+	policyDir  string
+	noBundled  bool
+	configFile string
+	output     string
+	log        *logFlags
+}
+
+func newEvalCmd(app *kingpin.Application) *evalCmd {
+	c := &evalCmd{}
+	c.cmd = app.Command("eval", "Show what remediator would do for each alert of an Alertmanager webhook payload, executing nothing.\n\n"+
+		"For each alert: the runbook matched, the target, the investigations, every resolution option considered\n"+
+		"with the policy decision, its reasons and any lowered parameters, and the plan of the option taken.\n"+
+		"Alerts are evaluated in order against fresh in-memory state, so later alerts see the earlier ones' actions\n"+
+		"(cooldowns, rate limits) as the daemon would.\n\n"+
+		"Examples:\n"+
+		"  remediator eval --alert deploy/examples/alerts/high-cpu.json\n"+
+		"  remediator eval --alert alert.json --policy ./policies --config remediator.yaml -o json")
+	c.cmd.Flag("alert", "Webhook payload file (Alertmanager version 4 JSON); - reads standard input.").Required().StringVar(&c.alertFile)
+	c.cmd.Flag("policy", "Directory of Rego modules and data files loaded beside the bundled policy.").ExistingDirVar(&c.policyDir)
+	c.cmd.Flag("policy-dir", "Alias of --policy.").Hidden().ExistingDirVar(&c.policyDir)
+	c.cmd.Flag("no-bundled-policy", "Do not load the bundled policy.").BoolVar(&c.noBundled)
+	c.cmd.Flag("config", "YAML config file (runbooks).").Short('c').ExistingFileVar(&c.configFile)
+	c.cmd.Flag("output", "Output format: text or json.").Short('o').Default("text").EnumVar(&c.output, "text", "json")
+	c.log = addLogFlags(c.cmd)
+	return c
+}
+
+func (c *evalCmd) run(chosen string, stdout, stderr io.Writer) (int, bool) {
+	if chosen != c.cmd.FullCommand() {
+		return 0, false
+	}
+	out, err := c.eval(context.Background(), stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "remediator eval:", err)
+		return 1, true
+	}
+	if c.output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			fmt.Fprintln(stderr, "remediator eval:", err)
+			return 1, true
+		}
+		return 0, true
+	}
+	writeEvalText(stdout, out)
+	return 0, true
+}
+
+func (c *evalCmd) eval(ctx context.Context, stderr io.Writer) (*EvalOutput, error) {
+	// Logs would interleave with the report; only warnings and worse go to stderr.
+	if c.log.level == "info" {
+		c.log.level = "warn"
+	}
+	log, err := c.log.logger(stderr)
+	if err != nil {
+		return nil, err
+	}
+	catalog, err := builtin.Catalog()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(c.configFile, catalog)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := readPayload(c.alertFile)
+	if err != nil {
+		return nil, err
+	}
+	opts := []policies.Option{policies.WithLogger(log), policies.WithOwnNamespace(cfg.Policy.OwnNamespace)}
+	if c.policyDir != "" {
+		opts = append(opts, policies.WithDir(c.policyDir))
+	} else if cfg.Policy.Dir != "" {
+		opts = append(opts, policies.WithDir(cfg.Policy.Dir))
+	}
+	if c.noBundled || !cfg.BundledPolicy() {
+		opts = append(opts, policies.WithoutBundled())
+	}
+	engine, err := policies.New(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading policy: %w", err)
+	}
+	// A frozen clock keeps the output reproducible (golden files, CI diffs).
+	now := time.Now()
+	clock := func() time.Time { return now }
+	p := &dispatch.Processor{
+		Runbooks: cfg.RunbookSet, Policy: engine, State: state.NewMemory(clock),
+		Executor: remediations.DryRun{}, DryRun: true, Log: log, Metrics: dispatch.NewMetrics(nil), Now: clock,
+	}
+	out := &EvalOutput{Alerts: []dispatch.Outcome{}}
+	for _, a := range msg.Alerts(now) {
+		out.Alerts = append(out.Alerts, p.Process(ctx, a))
+	}
+	return out, nil
+}
+
+func readPayload(path string) (*receiver.Message, error) {
+	var r io.Reader = os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading alert payload: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	msg, err := receiver.Decode(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return msg, nil
+}
+
+// writeEvalText renders the outcomes for a person.
+func writeEvalText(w io.Writer, out *EvalOutput) {
+	for i, o := range out.Alerts {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "alert %s (%s) fingerprint=%s\n", o.Alert.Name, o.Alert.Status, o.Alert.Fingerprint)
+		if o.Runbook == "" {
+			fmt.Fprintf(w, "  result:   %s\n", describeStatus(o))
+			continue
+		}
+		fmt.Fprintf(w, "  runbook:  %s\n", o.Runbook)
+		if o.Target != nil {
+			fmt.Fprintf(w, "  target:   %s\n", o.Target)
+		}
+		if len(o.Investigations) > 0 {
+			fmt.Fprintln(w, "  investigations:")
+			for _, s := range o.Investigations {
+				if s.Error != "" {
+					fmt.Fprintf(w, "    %s: error: %s\n", s.Action, s.Error)
+					continue
+				}
+				fmt.Fprintf(w, "    %s: %s\n", s.Action, strings.Join(s.Result.Plan.Calls, "; "))
+			}
+		}
+		for _, opt := range o.Options {
+			fmt.Fprintf(w, "  option %d: %s on %s %s\n", opt.Option, opt.Action, opt.Target, compactJSON(opt.Params))
+			if opt.Decision == nil {
+				fmt.Fprintf(w, "    skipped: %s\n", opt.Error)
+				continue
+			}
+			verdict := "DENY"
+			if opt.Decision.Allow {
+				verdict = "ALLOW"
+			}
+			fmt.Fprintf(w, "    decision: %s\n", verdict)
+			for _, r := range opt.Decision.Reasons {
+				fmt.Fprintf(w, "      - %s\n", r)
+			}
+			if opt.Decision.Allow {
+				fmt.Fprintf(w, "    params:   %s\n", compactJSON(opt.Decision.Params))
+			}
+			if opt.Result != nil && len(opt.Result.Plan.Calls) > 0 {
+				fmt.Fprintln(w, "    plan:")
+				for _, call := range opt.Result.Plan.Calls {
+					fmt.Fprintf(w, "      %s\n", call)
+				}
+			}
+			if opt.Error != "" {
+				fmt.Fprintf(w, "    error: %s\n", opt.Error)
+			}
+		}
+		fmt.Fprintf(w, "  result:   %s\n", describeStatus(o))
+	}
+}
+
+func describeStatus(o dispatch.Outcome) string {
+	switch o.Status {
+	case dispatch.StatusPlanned:
+		return fmt.Sprintf("planned option %d (dry-run, nothing executed)", o.Chosen)
+	case dispatch.StatusDenied:
+		return "denied: policy allowed no option"
+	case dispatch.StatusNoRunbook:
+		return "no runbook matches this alert"
+	case dispatch.StatusResolved:
+		return "resolved: resolutions never act on a resolved alert"
+	case dispatch.StatusInvalidTarget:
+		return "invalid target: " + o.Error
+	}
+	return o.Status
+}
+
+func compactJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+

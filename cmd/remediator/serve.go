@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/remediator/remediator/internal/config"
+	"github.com/remediator/remediator/internal/daemon"
+	"github.com/remediator/remediator/receiver"
+	"github.com/remediator/remediator/remediations/builtin"
+)
+
+type serveCmd struct {
+	cmd            *kingpin.CmdClause
+	configFile     string
+	listenAddress  string
+	policyDir      string
+	noBundled      bool
+	dryRun         bool
+	insecureNoAuth bool
+	tokenFile      string
+	basicUser      string
+	basicPassFile  string
+	tlsCert        string
+	tlsKey         string
+	log            *logFlags
+}
+
+func newServeCmd(app *kingpin.Application) *serveCmd {
+	c := &serveCmd{}
+	c.cmd = app.Command("serve", "Run the daemon: receive Alertmanager webhooks on POST /api/v1/alerts, decide with OPA, remediate.\n\n"+
+		"With no flags it runs on its embedded defaults: 127.0.0.1:9095, dry-run (no backend configured),\n"+
+		"in-memory state, the bundled policy and runbooks. SIGHUP reloads the policy; SIGTERM shuts down gracefully.\n\n"+
+		"Credentials come from the environment or files, never from flag values:\n"+
+		"  REMEDIATOR_AUTH_TOKEN (bearer) or --auth-token-file\n"+
+		"  REMEDIATOR_BASIC_AUTH_USERNAME + REMEDIATOR_BASIC_AUTH_PASSWORD, or --basic-auth-username + --basic-auth-password-file\n\n"+
+		"Examples:\n"+
+		"  remediator serve\n"+
+		"  REMEDIATOR_AUTH_TOKEN=s3cret remediator serve --listen-address=:9095 --config=remediator.yaml --policy-dir=./policies").Default()
+	c.cmd.Flag("config", "YAML config file (settings and runbooks); defaults apply to anything it leaves out.").Short('c').Envar("REMEDIATOR_CONFIG").ExistingFileVar(&c.configFile)
+	c.cmd.Flag("listen-address", "Address to listen on (default 127.0.0.1:9095, or listen_address from the config).").Envar("REMEDIATOR_LISTEN_ADDRESS").StringVar(&c.listenAddress)
+	c.cmd.Flag("policy-dir", "Directory of Rego modules and data files loaded beside the bundled policy; watched for changes.").Envar("REMEDIATOR_POLICY_DIR").ExistingDirVar(&c.policyDir)
+	c.cmd.Flag("no-bundled-policy", "Do not load the bundled policy: --policy-dir must define data.remediator.decision.").BoolVar(&c.noBundled)
+	c.cmd.Flag("dry-run", "Plan every action, execute none, whatever backends are configured.").Envar("REMEDIATOR_DRY_RUN").BoolVar(&c.dryRun)
+	c.cmd.Flag("insecure-no-auth", "Allow listening on a non-loopback address without authentication.").BoolVar(&c.insecureNoAuth)
+	c.cmd.Flag("auth-token-file", "File holding the bearer token webhook callers must send.").Envar("REMEDIATOR_AUTH_TOKEN_FILE").ExistingFileVar(&c.tokenFile)
+	c.cmd.Flag("basic-auth-username", "Basic auth user name (password from REMEDIATOR_BASIC_AUTH_PASSWORD or --basic-auth-password-file).").Envar("REMEDIATOR_BASIC_AUTH_USERNAME").StringVar(&c.basicUser)
+	c.cmd.Flag("basic-auth-password-file", "File holding the basic auth password.").Envar("REMEDIATOR_BASIC_AUTH_PASSWORD_FILE").ExistingFileVar(&c.basicPassFile)
+	c.cmd.Flag("tls-cert-file", "TLS certificate; serve HTTPS when set with --tls-key-file.").Envar("REMEDIATOR_TLS_CERT_FILE").ExistingFileVar(&c.tlsCert)
+	c.cmd.Flag("tls-key-file", "TLS private key.").Envar("REMEDIATOR_TLS_KEY_FILE").ExistingFileVar(&c.tlsKey)
+	c.log = addLogFlags(c.cmd)
+	return c
+}
+
+func (c *serveCmd) run(chosen string, _, stderr io.Writer) (int, bool) {
+	if chosen != c.cmd.FullCommand() {
+		return 0, false
+	}
+	log, err := c.log.logger(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "remediator:", err)
+		return 2, true
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := c.serve(ctx, log); err != nil {
+		log.Error("remediator stopped", "err", err)
+		return 1, true
+	}
+	return 0, true
+}
+
+func (c *serveCmd) serve(ctx context.Context, log *slog.Logger) error {
+	catalog, err := builtin.Catalog()
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(c.configFile, catalog)
+	if err != nil {
+		return err
+	}
+	c.applyFlags(cfg)
+	auth, err := c.authenticator()
+	if err != nil {
+		return err
+	}
+	if cfg.DryRun {
+		log.Info("dry-run: every action is planned, none executed (--dry-run)")
+	} else {
+		// Backends are configured per target in later releases; until one is,
+		// its actions only plan.
+		log.Info("no backend configured (Kubernetes, PostgreSQL, Redis): actions are planned only (dry-run)")
+		cfg.DryRun = true
+	}
+	d, err := daemon.New(ctx, cfg, daemon.Options{Auth: auth, InsecureNoAuth: c.insecureNoAuth, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddress)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: reloading policy")
+				_ = d.ReloadPolicy(ctx) // logged and counted by the engine
+			}
+		}
+	}()
+	return d.Serve(ctx, ln)
+}
+
+// applyFlags lets flags override the config file.
+func (c *serveCmd) applyFlags(cfg *config.Config) {
+	if c.listenAddress != "" {
+		cfg.ListenAddress = c.listenAddress
+	}
+	if c.policyDir != "" {
+		cfg.Policy.Dir = c.policyDir
+	}
+	if c.noBundled {
+		no := false
+		cfg.Policy.Bundled = &no
+	}
+	if c.dryRun {
+		cfg.DryRun = true
+	}
+	if c.tlsCert != "" {
+		cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile = c.tlsCert, c.tlsKey
+	}
+}
+
+// authenticator builds the webhook authentication from the environment and
+// secret files. Secrets are never accepted as flag values: those show up in
+// `ps` and shell history.
+func (c *serveCmd) authenticator() (receiver.Authenticator, error) {
+	var auths []receiver.Authenticator
+	token := os.Getenv("REMEDIATOR_AUTH_TOKEN")
+	if c.tokenFile != "" {
+		b, err := os.ReadFile(c.tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading --auth-token-file: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	if token != "" {
+		a, err := receiver.BearerToken(token)
+		if err != nil {
+			return nil, err
+		}
+		auths = append(auths, a)
+	}
+	pass := os.Getenv("REMEDIATOR_BASIC_AUTH_PASSWORD")
+	if c.basicPassFile != "" {
+		b, err := os.ReadFile(c.basicPassFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading --basic-auth-password-file: %w", err)
+		}
+		pass = strings.TrimSpace(string(b))
+	}
+	if c.basicUser != "" || pass != "" {
+		a, err := receiver.BasicAuth(c.basicUser, pass)
+		if err != nil {
+			return nil, err
+		}
+		auths = append(auths, a)
+	}
+	switch len(auths) {
+	case 0:
+		return nil, nil
+	case 1:
+		return auths[0], nil
+	}
+	return receiver.AnyOf(auths...)
+}

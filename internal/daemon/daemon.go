@@ -1,0 +1,255 @@
+// Package daemon assembles remediator's long-running process: the webhook
+// receiver, queue, dispatcher, policy engine, state, metrics and the HTTP
+// server that exposes them, with a graceful shutdown.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/remediator/remediator/internal/alert"
+	"github.com/remediator/remediator/internal/audit"
+	"github.com/remediator/remediator/internal/config"
+	"github.com/remediator/remediator/internal/dispatch"
+	"github.com/remediator/remediator/internal/queue"
+	"github.com/remediator/remediator/internal/state"
+	"github.com/remediator/remediator/policies"
+	"github.com/remediator/remediator/receiver"
+	"github.com/remediator/remediator/remediations"
+)
+
+// Options are the parts of a daemon that do not come from the config file.
+type Options struct {
+	// Auth authenticates webhook and metrics requests; nil means none.
+	Auth receiver.Authenticator
+	// InsecureNoAuth allows no authentication on a non-loopback address.
+	InsecureNoAuth bool
+	// Executor runs actions; nil means dry-run for every backend.
+	Executor remediations.Executor
+	Logger   *slog.Logger
+}
+
+// Daemon is one running remediator.
+type Daemon struct {
+	cfg      *config.Config
+	opts     Options
+	log      *slog.Logger
+	registry *prometheus.Registry
+	policy   *policies.Engine
+	queue    *queue.Queue[alert.Alert]
+	history  *audit.Memory
+	disp     *dispatch.Dispatcher
+	handler  http.Handler
+	ready    atomic.Bool
+}
+
+// New builds a daemon. It refuses a configuration that would expose an
+// unauthenticated receiver beyond loopback.
+func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error) {
+	if opts.Auth == nil && !opts.InsecureNoAuth && !IsLoopback(cfg.ListenAddress) {
+		return nil, fmt.Errorf("refusing to listen on %s without authentication: set REMEDIATOR_AUTH_TOKEN, --auth-token-file or basic auth, or pass --insecure-no-auth", cfg.ListenAddress)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Executor == nil {
+		opts.Executor = remediations.DryRun{}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("remediator"),
+	)
+
+	popts := []policies.Option{policies.WithLogger(log), policies.WithRegisterer(reg), policies.WithOwnNamespace(cfg.Policy.OwnNamespace)}
+	if cfg.Policy.Dir != "" {
+		popts = append(popts, policies.WithDir(cfg.Policy.Dir))
+	}
+	if !cfg.BundledPolicy() {
+		popts = append(popts, policies.WithoutBundled())
+	}
+	engine, err := policies.New(ctx, popts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading policy: %w", err)
+	}
+
+	q := queue.New[alert.Alert](cfg.Receiver.QueueSize)
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "remediator_queue_depth", Help: "Alerts waiting for a worker."},
+			func() float64 { return float64(q.Len()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "remediator_queue_capacity", Help: "Capacity of the alert queue."},
+			func() float64 { return float64(q.Cap()) }),
+	)
+	st := state.NewMemory(nil)
+	history := audit.NewMemory(cfg.Dispatcher.HistorySize)
+	d := &Daemon{
+		cfg: cfg, opts: opts, log: log, registry: reg, policy: engine, queue: q, history: history,
+		disp: &dispatch.Dispatcher{
+			Processor: &dispatch.Processor{
+				Runbooks: cfg.RunbookSet, Policy: engine, State: st, Executor: opts.Executor,
+				DryRun: cfg.DryRun, ActionTimeout: cfg.Dispatcher.ActionTimeout, Log: log,
+				Metrics: dispatch.NewMetrics(reg),
+			},
+			Recorder: history,
+			Workers:  cfg.Dispatcher.Workers,
+			Log:      log,
+		},
+	}
+	rcv := receiver.New(q, st, receiver.Options{
+		Auth: opts.Auth, MaxBodyBytes: cfg.Receiver.MaxBodyBytes, DedupeTTL: cfg.Receiver.DedupeTTL,
+		Logger: log, Metrics: receiver.NewMetrics(reg),
+	})
+	d.handler = d.routes(rcv)
+	return d, nil
+}
+
+func (d *Daemon) routes(rcv http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/alerts", rcv)
+	metrics := promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{Registry: d.registry, Timeout: 5 * time.Second})
+	mux.Handle("GET /metrics", d.authenticated(metrics))
+	// Probes stay unauthenticated: kubelets cannot present credentials, and
+	// they reveal nothing but up/ready.
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeText(w, http.StatusOK, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !d.ready.Load() {
+			writeText(w, http.StatusServiceUnavailable, "not ready\n")
+			return
+		}
+		writeText(w, http.StatusOK, "ready\n")
+	})
+	return mux
+}
+
+func (d *Daemon) authenticated(h http.Handler) http.Handler {
+	if d.opts.Auth == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !d.opts.Auth.Authenticate(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="remediator"`)
+			writeText(w, http.StatusUnauthorized, "unauthorized\n")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func writeText(w http.ResponseWriter, code int, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(body))
+}
+
+// Handler is the daemon's HTTP handler (for tests and embedding).
+func (d *Daemon) Handler() http.Handler { return d.handler }
+
+// History is the in-memory record of outcomes.
+func (d *Daemon) History() *audit.Memory { return d.history }
+
+// Registry is the daemon's metrics registry.
+func (d *Daemon) Registry() *prometheus.Registry { return d.registry }
+
+// ReloadPolicy reloads the policy (SIGHUP); a failed reload keeps the old one.
+func (d *Daemon) ReloadPolicy(ctx context.Context) error { return d.policy.Reload(ctx) }
+
+// Serve serves on ln until ctx ends, then shuts down gracefully: /readyz
+// fails, the listener stops accepting, in-flight requests finish, and the
+// workers drain the queue, all within the shutdown timeout. Alerts still
+// queued when it expires are logged as dropped.
+func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           d.handler,
+		ReadHeaderTimeout: d.cfg.Server.ReadTimeout,
+		ReadTimeout:       d.cfg.Server.ReadTimeout,
+		WriteTimeout:      d.cfg.Server.WriteTimeout,
+		IdleTimeout:       d.cfg.Server.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	}
+	// Workers outlive ctx: they drain the queue during shutdown and are only
+	// cancelled when the shutdown deadline passes.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	workersDone := make(chan struct{})
+	go func() {
+		defer close(workersDone)
+		d.disp.Run(workCtx, d.queue.C())
+	}()
+	go func() {
+		if err := d.policy.Watch(ctx); err != nil {
+			d.log.Error("policy directory is not watched; send SIGHUP to reload", "err", err)
+		}
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() {
+		var err error
+		if d.cfg.Server.TLSCertFile != "" {
+			err = srv.ServeTLS(ln, d.cfg.Server.TLSCertFile, d.cfg.Server.TLSKeyFile)
+		} else {
+			err = srv.Serve(ln)
+		}
+		serveErr <- err
+	}()
+	d.ready.Store(true)
+	d.log.Info("remediator listening", "address", ln.Addr().String(), "tls", d.cfg.Server.TLSCertFile != "",
+		"auth", d.opts.Auth != nil, "dry_run", d.cfg.DryRun, "runbooks", len(d.cfg.RunbookSet.Runbooks),
+		"workers", d.cfg.Dispatcher.Workers, "queue_size", d.cfg.Receiver.QueueSize)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			runErr = fmt.Errorf("http server: %w", err)
+		}
+	}
+	d.ready.Store(false)
+	d.log.Info("shutting down: no longer ready, finishing queued work", "queued", d.queue.Len(), "timeout", d.cfg.Server.ShutdownTimeout)
+	deadline, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(deadline); err != nil {
+		d.log.Warn("http server did not shut down cleanly", "err", err)
+	}
+	// No handler runs any more, so nothing can push: close the queue and let
+	// the workers drain it.
+	d.queue.Close()
+	select {
+	case <-workersDone:
+		d.log.Info("shutdown complete")
+	case <-deadline.Done():
+		dropped := d.queue.Len()
+		cancelWork()
+		<-workersDone
+		d.log.Error("shutdown deadline passed; in-flight actions cancelled", "dropped_alerts", dropped)
+	}
+	return runErr
+}
+
+// IsLoopback reports whether a listen address only accepts local connections.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

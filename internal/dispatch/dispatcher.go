@@ -1,0 +1,48 @@
+package dispatch
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/remediator/remediator/internal/alert"
+)
+
+// Recorder keeps outcomes (the audit history).
+type Recorder interface {
+	Record(ctx context.Context, o Outcome) error
+}
+
+// Dispatcher runs a pool of workers over the alert queue.
+type Dispatcher struct {
+	Processor *Processor
+	Recorder  Recorder
+	Workers   int
+	Log       *slog.Logger
+}
+
+// Run processes alerts from queue until it is closed and drained, or ctx ends
+// (then in-flight actions are cancelled). It returns when every worker is done.
+func (d *Dispatcher) Run(ctx context.Context, queue <-chan alert.Alert) {
+	workers := max(d.Workers, 1)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case a, ok := <-queue:
+					if !ok {
+						return
+					}
+					out := d.Processor.Process(ctx, a)
+					if err := d.Recorder.Record(context.WithoutCancel(ctx), out); err != nil {
+						d.Log.Error("recording outcome failed", "fingerprint", a.Fingerprint, "runbook", out.Runbook, "err", err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -1,0 +1,63 @@
+package dispatch
+
+import (
+	"time"
+
+	"github.com/remediator/remediator/policies"
+	"github.com/remediator/remediator/remediations"
+)
+
+// Outcome statuses. They are part of `remediator eval -o json`'s stable output.
+const (
+	StatusNoRunbook     = "no_runbook"     // no runbook selects the alert
+	StatusResolved      = "resolved"       // a resolved notification: never acts
+	StatusInvalidTarget = "invalid_target" // the alert's labels do not name a target
+	StatusPlanned       = "planned"        // an option was allowed and dry-run planned
+	StatusExecuted      = "executed"       // an option was allowed and ran
+	StatusFailed        = "failed"         // an option was allowed and failed
+	StatusDenied        = "denied"         // policy allowed no option
+)
+
+// AlertRef identifies the alert an outcome is about.
+type AlertRef struct {
+	Name        string            `json:"name"`
+	Status      string            `json:"status"`
+	Fingerprint string            `json:"fingerprint"`
+	StartsAt    time.Time         `json:"startsAt"`
+	Labels      map[string]string `json:"labels"`
+}
+
+// Outcome is everything the daemon did and decided for one alert.
+type Outcome struct {
+	Alert   AlertRef `json:"alert"`
+	Runbook string   `json:"runbook,omitempty"`
+	Status  string   `json:"status"`
+	// Target is the runbook's target; options may act on their own.
+	Target         *remediations.Target `json:"target,omitempty"`
+	Investigations []StepOutcome        `json:"investigations"`
+	Options        []OptionOutcome      `json:"options"`
+	// Chosen is the 1-based number of the option taken, 0 if none.
+	Chosen int    `json:"chosen"`
+	Error  string `json:"error,omitempty"`
+}
+
+// StepOutcome is one investigation.
+type StepOutcome struct {
+	Action string               `json:"action"`
+	Result *remediations.Result `json:"result,omitempty"`
+	Error  string               `json:"error,omitempty"`
+}
+
+// OptionOutcome is one resolution option considered, in runbook order.
+type OptionOutcome struct {
+	// Option is the option's 1-based number in the runbook.
+	Option int                 `json:"option"`
+	Action string              `json:"action"`
+	Target remediations.Target `json:"target"`
+	// Params are the runbook's parameters rendered for this alert.
+	Params remediations.Params `json:"params"`
+	// Decision is nil when the option could not be evaluated (see Error).
+	Decision *policies.Decision  `json:"decision,omitempty"`
+	Result   *remediations.Result `json:"result,omitempty"`
+	Error    string               `json:"error,omitempty"`
+}

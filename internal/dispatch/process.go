@@ -1,0 +1,277 @@
+// Package dispatch turns queued alerts into remediations: it finds the
+// runbook, builds the target, runs the investigations, and walks the
+// resolution options in order, taking the first that policy allows.
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/remediator/remediator/internal/alert"
+	"github.com/remediator/remediator/internal/runbook"
+	"github.com/remediator/remediator/internal/state"
+	"github.com/remediator/remediator/policies"
+	"github.com/remediator/remediator/remediations"
+)
+
+// Decider is the policy engine as the processor uses it.
+type Decider interface {
+	Decide(ctx context.Context, in policies.Input) (policies.Decision, error)
+}
+
+// Processor decides and acts on one alert at a time. `serve` runs it in the
+// dispatcher's workers; `eval` runs it directly with the dry-run executor, so
+// both show the same decisions.
+type Processor struct {
+	Runbooks *runbook.Set
+	Policy   Decider
+	State    state.Store
+	// Executor runs resolutions and investigations.
+	Executor remediations.Executor
+	// DryRun is passed to the policy as input.dry_run.
+	DryRun bool
+	// ActionTimeout bounds one action (default 2m).
+	ActionTimeout time.Duration
+	Log           *slog.Logger
+	Metrics       *Metrics
+	Now           func() time.Time
+}
+
+func (p *Processor) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// Process handles one alert and reports what happened.
+func (p *Processor) Process(ctx context.Context, a alert.Alert) Outcome {
+	out := Outcome{
+		Alert:          AlertRef{Name: a.Name(), Status: a.Status, Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, Labels: a.Labels},
+		Investigations: []StepOutcome{},
+		Options:        []OptionOutcome{},
+	}
+	log := p.Log.With("fingerprint", a.Fingerprint, "alertname", a.Name())
+	rb, err := p.Runbooks.Match(a.Labels)
+	if err != nil {
+		out.Status = StatusNoRunbook
+		log.Info("no runbook matches the alert; nothing to do", "runbook", "", "status", a.Status)
+		p.Metrics.processed.WithLabelValues("", out.Status).Inc()
+		return out
+	}
+	out.Runbook = rb.Name
+	log = log.With("runbook", rb.Name)
+	defer func() { p.Metrics.processed.WithLabelValues(rb.Name, out.Status).Inc() }()
+
+	if !a.Firing() {
+		out.Status = StatusResolved
+		log.Info("alert resolved; resolutions never act on it")
+		return out
+	}
+	target, err := rb.Target.Resolve(a.Labels)
+	if err != nil {
+		out.Status = StatusInvalidTarget
+		out.Error = err.Error()
+		log.Warn("cannot build the runbook's target from the alert's labels", "err", err)
+		return out
+	}
+	out.Target = &target
+	log = log.With("target", target.String())
+	log.Info("processing alert", "options", len(rb.Resolve))
+
+	for _, step := range rb.Investigate {
+		out.Investigations = append(out.Investigations, p.investigate(ctx, log, rb, step, a))
+	}
+	out.Status = StatusDenied
+	for i, step := range rb.Resolve {
+		opt, taken := p.consider(ctx, log, rb, step, i+1, a)
+		out.Options = append(out.Options, opt)
+		if !taken {
+			continue
+		}
+		out.Chosen = i + 1
+		switch {
+		case opt.Error != "":
+			out.Status = StatusFailed
+			out.Error = opt.Error
+		case opt.Result != nil && opt.Result.DryRun:
+			out.Status = StatusPlanned
+		default:
+			out.Status = StatusExecuted
+		}
+		break
+	}
+	if out.Status == StatusDenied {
+		log.Warn("policy allowed no resolution option", "options", len(rb.Resolve))
+	}
+	return out
+}
+
+func (p *Processor) investigate(ctx context.Context, log *slog.Logger, rb *runbook.Runbook, step *runbook.Step, a alert.Alert) StepOutcome {
+	so := StepOutcome{Action: step.Action}
+	res, err := p.run(ctx, rb, step, a)
+	result := resultLabel(res, err)
+	p.Metrics.investigations.WithLabelValues(step.Action, result).Inc()
+	if err != nil {
+		so.Error = err.Error()
+		log.Warn("investigation failed", "action", step.Action, "err", err)
+		return so
+	}
+	so.Result = res
+	log.Debug("investigation done", "action", step.Action, "dry_run", res.DryRun)
+	return so
+}
+
+// run renders the step's params and target and executes it (no policy: for
+// investigations, which only read).
+func (p *Processor) run(ctx context.Context, rb *runbook.Runbook, step *runbook.Step, a alert.Alert) (*remediations.Result, error) {
+	params, err := step.Render(a)
+	if err != nil {
+		return nil, err
+	}
+	t, err := rb.TargetFor(step).Resolve(a.Labels)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.actionTimeout())
+	defer cancel()
+	res, err := p.Executor.Execute(ctx, step.ActionImpl(), t, params)
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+func (p *Processor) actionTimeout() time.Duration {
+	if p.ActionTimeout > 0 {
+		return p.ActionTimeout
+	}
+	return 2 * time.Minute
+}
+
+// consider evaluates one resolution option and, if policy allows it, runs it.
+// taken reports whether the option was allowed (whatever the run's result).
+func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.Runbook, step *runbook.Step, n int, a alert.Alert) (opt OptionOutcome, taken bool) {
+	opt = OptionOutcome{Option: n, Action: step.Action}
+	log = log.With("option", n, "action", step.Action)
+	params, err := step.Render(a)
+	if err != nil {
+		opt.Error = err.Error()
+		log.Warn("option skipped: cannot render its parameters", "err", err)
+		return opt, false
+	}
+	opt.Params = params
+	t, err := rb.TargetFor(step).Resolve(a.Labels)
+	if err != nil {
+		opt.Error = err.Error()
+		log.Warn("option skipped: cannot build its target", "err", err)
+		return opt, false
+	}
+	opt.Target = t
+
+	// The lock makes the history read, the decision, the action and its
+	// record one step, so two alerts for one target cannot both pass a
+	// cooldown that only the first should have started.
+	unlock, err := p.State.Lock(ctx, t.Key())
+	if err != nil {
+		opt.Error = err.Error()
+		log.Error("option skipped: cannot lock the target", "err", err)
+		return opt, false
+	}
+	defer unlock()
+
+	hist, err := p.State.History(ctx, t.Key(), step.Action)
+	if err != nil {
+		// Without history the rate limits cannot be checked: fail closed.
+		opt.Error = fmt.Sprintf("reading action history: %v", err)
+		log.Error("option denied: no action history", "err", err)
+		p.Metrics.decisions.WithLabelValues(step.Action, "false").Inc()
+		return opt, false
+	}
+	d, err := p.Policy.Decide(ctx, p.input(a, t, step.Action, params, hist))
+	opt.Decision = &d
+	if err != nil {
+		log.Error("option denied: policy evaluation failed", "err", err)
+	}
+	if d.Allow {
+		// Policy may have lowered parameters; what it returns must still be
+		// valid for the action, or nothing runs.
+		if d.Params != nil {
+			params = d.Params
+		}
+		if err := step.ActionImpl().Validate(params); err != nil {
+			d.Allow = false
+			d.Reasons = append(d.Reasons, "denied: policy returned invalid params: "+err.Error())
+			d.Codes = append(d.Codes, "invalid_policy_params")
+			opt.Decision = &d
+		}
+	}
+	p.Metrics.decisions.WithLabelValues(step.Action, fmt.Sprint(d.Allow)).Inc()
+	if !d.Allow {
+		p.Metrics.observeDenialCodes(step.Action, d.Codes)
+		log.Info("option denied by policy", "reasons", d.Reasons)
+		return opt, false
+	}
+	log.Info("option allowed by policy", "reasons", d.Reasons, "params", params)
+
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, p.actionTimeout())
+	defer cancel()
+	res, runErr := p.Executor.Execute(ctx, step.ActionImpl(), t, params)
+	p.Metrics.actionDuration.WithLabelValues(step.Action).Observe(time.Since(start).Seconds())
+	p.Metrics.actions.WithLabelValues(step.Action, resultLabel(&res, runErr)).Inc()
+	opt.Result = &res
+	// Record even a failure: it counts against rate limits and feeds the
+	// consecutive-failure count that policy uses as a circuit breaker. The
+	// context is detached so a shutdown mid-action still records it.
+	if err := p.State.RecordAction(context.WithoutCancel(ctx), t.Key(), step.Action, runErr == nil); err != nil {
+		log.Error("recording the action in state failed; rate limits may undercount", "err", err)
+	}
+	if runErr != nil {
+		opt.Error = runErr.Error()
+		log.Error("action failed", "err", runErr, "duration", time.Since(start))
+		return opt, true
+	}
+	if res.DryRun {
+		log.Info("action planned (dry-run)", "calls", res.Plan.Calls)
+	} else {
+		log.Info("action executed", "changes", res.Changes, "duration", time.Since(start))
+	}
+	return opt, true
+}
+
+func (p *Processor) input(a alert.Alert, t remediations.Target, action string, params remediations.Params, h state.History) policies.Input {
+	in := policies.Input{
+		Alert: policies.AlertInput{
+			Name: a.Name(), Status: a.Status, Labels: a.Labels, Annotations: a.Annotations,
+			StartsAt: a.StartsAt, Fingerprint: a.Fingerprint,
+		},
+		Target: t,
+		Action: policies.ActionInput{Name: action, Params: params},
+		History: policies.HistoryInput{
+			TargetActionsLastHour: h.TargetActionsLastHour,
+			GlobalActionsLastHour: h.GlobalActionsLastHour,
+			ConsecutiveFailures:   h.ConsecutiveFailures,
+		},
+		DryRun: p.DryRun,
+	}
+	if !h.LastRun.IsZero() {
+		ago := p.now().Sub(h.LastRun).Seconds()
+		in.History.ActionLastRunSecondsAgo = &ago
+	}
+	return in
+}
+
+func resultLabel(res *remediations.Result, err error) string {
+	switch {
+	case err != nil:
+		return "failure"
+	case res != nil && res.DryRun:
+		return "dry_run"
+	default:
+		return "success"
+	}
+}
+

@@ -1,0 +1,190 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// lastRunRetention bounds how long a target's last run is remembered without
+// any further action; it is longer than any sensible cooldown.
+const lastRunRetention = 24 * time.Hour
+
+// sweepEvery is how often expired entries are dropped, so memory stays bounded
+// by the rate of distinct alerts and targets rather than by uptime.
+const sweepEvery = time.Minute
+
+// Memory is a Store for a single replica. It is safe for concurrent use.
+type Memory struct {
+	now func() time.Time
+
+	mu        sync.Mutex
+	seen      map[string]time.Time // key -> expiry
+	global    []time.Time          // action times within Window, oldest first
+	targets   map[string]*targetHistory
+	locks     map[string]chan struct{}
+	nextSweep time.Time
+}
+
+type targetHistory struct {
+	runs    []time.Time // action times within Window, oldest first
+	actions map[string]*actionHistory
+}
+
+type actionHistory struct {
+	lastRun  time.Time
+	failures int
+}
+
+// NewMemory returns an empty store. now is the clock; nil means time.Now.
+func NewMemory(now func() time.Time) *Memory {
+	if now == nil {
+		now = time.Now
+	}
+	return &Memory{
+		now:     now,
+		seen:    make(map[string]time.Time),
+		targets: make(map[string]*targetHistory),
+		locks:   make(map[string]chan struct{}),
+	}
+}
+
+// Seen implements Store.
+func (m *Memory) Seen(_ context.Context, key string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	exp, ok := m.seen[key]
+	return ok && m.now().Before(exp), nil
+}
+
+// MarkSeen implements Store.
+func (m *Memory) MarkSeen(_ context.Context, keys []string, ttl time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	for _, k := range keys {
+		m.seen[k] = now.Add(ttl)
+	}
+	m.sweepLocked(now)
+	return nil
+}
+
+// Len reports how many dedupe keys are held (expired ones included until the
+// next sweep); tests use it to check that memory stays bounded.
+func (m *Memory) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.seen)
+}
+
+// Lock implements Store.
+func (m *Memory) Lock(ctx context.Context, key string) (func(), error) {
+	for {
+		m.mu.Lock()
+		held, busy := m.locks[key]
+		if !busy {
+			ch := make(chan struct{})
+			m.locks[key] = ch
+			m.mu.Unlock()
+			var once sync.Once
+			return func() {
+				once.Do(func() {
+					m.mu.Lock()
+					delete(m.locks, key)
+					m.mu.Unlock()
+					close(ch)
+				})
+			}, nil
+		}
+		m.mu.Unlock()
+		select {
+		case <-held:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for lock on %s: %w", key, ctx.Err())
+		}
+	}
+}
+
+// History implements Store.
+func (m *Memory) History(_ context.Context, target, action string) (History, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	h := History{GlobalActionsLastHour: countSince(m.global, now.Add(-Window))}
+	if t, ok := m.targets[target]; ok {
+		h.TargetActionsLastHour = countSince(t.runs, now.Add(-Window))
+		if a, ok := t.actions[action]; ok {
+			h.LastRun = a.lastRun
+			h.ConsecutiveFailures = a.failures
+		}
+	}
+	return h, nil
+}
+
+// RecordAction implements Store.
+func (m *Memory) RecordAction(_ context.Context, target, action string, succeeded bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	cutoff := now.Add(-Window)
+	m.global = append(pruneBefore(m.global, cutoff), now)
+	t, ok := m.targets[target]
+	if !ok {
+		t = &targetHistory{actions: make(map[string]*actionHistory)}
+		m.targets[target] = t
+	}
+	t.runs = append(pruneBefore(t.runs, cutoff), now)
+	a, ok := t.actions[action]
+	if !ok {
+		a = &actionHistory{}
+		t.actions[action] = a
+	}
+	a.lastRun = now
+	if succeeded {
+		a.failures = 0
+	} else {
+		a.failures++
+	}
+	m.sweepLocked(now)
+	return nil
+}
+
+// sweepLocked drops expired dedupe keys and forgotten targets. m.mu is held.
+func (m *Memory) sweepLocked(now time.Time) {
+	if now.Before(m.nextSweep) {
+		return
+	}
+	m.nextSweep = now.Add(sweepEvery)
+	for k, exp := range m.seen {
+		if !now.Before(exp) {
+			delete(m.seen, k)
+		}
+	}
+	m.global = pruneBefore(m.global, now.Add(-Window))
+	for name, t := range m.targets {
+		t.runs = pruneBefore(t.runs, now.Add(-Window))
+		for act, a := range t.actions {
+			// A failure streak is kept while it lasts: forgetting it would
+			// reopen a tripped circuit just because time passed.
+			if a.failures == 0 && now.Sub(a.lastRun) > lastRunRetention {
+				delete(t.actions, act)
+			}
+		}
+		if len(t.runs) == 0 && len(t.actions) == 0 {
+			delete(m.targets, name)
+		}
+	}
+}
+
+// countSince counts the times in ts (oldest first) that are after cutoff.
+func countSince(ts []time.Time, cutoff time.Time) int { return len(pruneBefore(ts, cutoff)) }
+
+// pruneBefore returns the tail of ts (oldest first) that is after cutoff.
+func pruneBefore(ts []time.Time, cutoff time.Time) []time.Time {
+	i := 0
+	for i < len(ts) && !ts[i].After(cutoff) {
+		i++
+	}
+	return ts[i:]
+}

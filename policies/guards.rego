@@ -1,0 +1,110 @@
+# Who and what may be touched, and how often: the deny rules that do not
+# depend on the action's parameters.
+package remediator
+
+# --- Where ---------------------------------------------------------------------
+
+deny contains {
+	"code": "protected_namespace",
+	"message": sprintf("namespace %s is protected (config protected_namespaces); remediator never acts there", [target_namespace]),
+} if {
+	target_namespace != ""
+	target_namespace in cfg.protected_namespaces
+}
+
+deny contains {
+	"code": "protected_namespace",
+	"message": sprintf("namespace %s is remediator's own namespace; remediator never acts there", [target_namespace]),
+} if {
+	target_namespace != ""
+	target_namespace == data.remediator.runtime.own_namespace
+}
+
+deny contains {
+	"code": "disabled",
+	"message": "the target is annotated remediator.io/disabled=true; remediation is disabled for it",
+} if {
+	input.target.annotations["remediator.io/disabled"] == "true"
+}
+
+# An empty allowed_namespaces allows every namespace; targets without a
+# namespace (PostgreSQL, Redis) are not subject to it.
+deny contains {
+	"code": "namespace_not_allowed",
+	"message": sprintf("namespace %s is not in allowed_namespaces", [target_namespace]),
+} if {
+	count(cfg.allowed_namespaces) > 0
+	target_namespace != ""
+	not target_namespace in cfg.allowed_namespaces
+}
+
+# --- What ----------------------------------------------------------------------
+
+deny contains {
+	"code": "action_not_allowed",
+	"message": sprintf("action %s is not in allowed_actions", [action_name]),
+} if {
+	count(cfg.allowed_actions) > 0
+	is_string(action_name)
+	not action_name in cfg.allowed_actions
+}
+
+deny contains {
+	"code": "env_not_allowed",
+	"message": sprintf("environment variable %s is not in allowed_env_names", [json.marshal(env_name)]),
+} if {
+	action_name == "kubernetes.set_env"
+	count(cfg.allowed_env_names) > 0
+	env_name := object.get(params_in, "name", null)
+	not env_name in cfg.allowed_env_names
+}
+
+# --- How often -----------------------------------------------------------------
+
+# The cooldown of the action: cooldowns[action] if set, else cooldown_seconds.
+action_cooldown := s if {
+	s := cfg.cooldowns[action_name]
+	is_number(s)
+} else := cfg.cooldown_seconds
+
+deny contains {
+	"code": "cooldown",
+	"message": sprintf(
+		"%s ran on this target %vs ago; cooldown is %vs, %vs remaining",
+		[action_name, floor(last), action_cooldown, ceil(action_cooldown - last)],
+	),
+} if {
+	last := input.history.action_last_run_seconds_ago
+	is_number(last)
+	last < action_cooldown
+}
+
+deny contains {
+	"code": "rate_limit_target",
+	"message": sprintf(
+		"%v actions on this target in the last hour; the limit is %v (max_actions_per_target_per_hour)",
+		[history_count("target_actions_last_hour"), cfg.max_actions_per_target_per_hour],
+	),
+} if {
+	history_count("target_actions_last_hour") >= cfg.max_actions_per_target_per_hour
+}
+
+deny contains {
+	"code": "rate_limit_global",
+	"message": sprintf(
+		"%v actions in the last hour across all targets; the limit is %v (max_actions_per_hour)",
+		[history_count("global_actions_last_hour"), cfg.max_actions_per_hour],
+	),
+} if {
+	history_count("global_actions_last_hour") >= cfg.max_actions_per_hour
+}
+
+deny contains {
+	"code": "circuit_open",
+	"message": sprintf(
+		"circuit open: %v consecutive failed actions, the limit is %v (max_consecutive_failures)",
+		[history_count("consecutive_failures"), cfg.max_consecutive_failures],
+	),
+} if {
+	history_count("consecutive_failures") >= cfg.max_consecutive_failures
+}

@@ -1,0 +1,182 @@
+# The default remediator policy: may this action run on this target, and with
+# which (possibly capped) parameters?
+#
+# The daemon asks for data.remediator.decision once per candidate action:
+#
+#   {"allow": bool, "reasons": [string], "params": {...}, "codes": [string]}
+#
+# The decision is assembled from two partial sets, so that other modules in
+# package remediator can extend it without touching this file:
+#
+#   deny contains {"code": "my_code", "message": "why, as a sentence"} if { ... }
+#   adjustments contains "what was changed, as a sentence" if { ... }
+#
+# and from the partial object param_overrides (param name -> new value), which
+# the caps in caps.rego fill in. The limits are read from data.remediator.config
+# (every key optional, defaults in default_config below) through the rule cfg;
+# data.remediator.runtime.own_namespace is set by the daemon.
+package remediator
+
+# Every key can be overridden in data.remediator.config (a data file in the
+# policy directory). Nested objects (cooldowns) are merged; lists replace.
+default_config := {
+	"protected_namespaces": ["kube-system", "kube-public", "kube-node-lease"],
+	"allowed_namespaces": [],
+	"allowed_actions": [],
+	"allowed_env_names": [
+		"SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE",
+		"SPRING_DATASOURCE_HIKARI_MINIMUM_IDLE",
+		"DB_POOL_SIZE",
+	],
+	"max_replicas": 20,
+	"max_cpu": "4",
+	"max_memory": "8Gi",
+	"max_pods_deleted": 3,
+	"max_sessions_terminated": 50,
+	"min_idle_seconds": 300,
+	"max_keys_deleted": 100000,
+	"cooldown_seconds": 600,
+	"cooldowns": {},
+	"max_actions_per_target_per_hour": 3,
+	"max_actions_per_hour": 30,
+	"max_consecutive_failures": 3,
+}
+
+# The effective configuration, computed once per evaluation. (Named cfg, not
+# config: a rule named config would collide with the data at
+# data.remediator.config.)
+cfg := object.union(default_config, data.remediator.config) if {
+	is_object(data.remediator.config)
+} else := default_config
+
+# The decision. No default: every part below is defined for any input, and an
+# undefined decision is treated as a deny by the daemon anyway.
+decision := {
+	"allow": allow,
+	"reasons": reasons,
+	"params": params,
+	"codes": codes,
+}
+
+allow := count(deny) == 0
+
+codes := sort({deny_code(d) | some d in deny})
+
+params := object.union(params_in, param_overrides)
+
+reasons := array.concat(sort({deny_message(d) | some d in deny}), sort(adjustments)) if {
+	count(deny) > 0
+} else := sort(adjustments) if {
+	count(adjustments) > 0
+} else := ["allowed: all checks passed"]
+
+# param_overrides and adjustments are filled from the set capped (caps.rego):
+# one {"param", "value", "message"} object per changed parameter.
+param_overrides[c.param] := c.value if some c in capped
+
+adjustments contains c.message if some c in capped
+
+# Deny entries are {"code", "message"} objects; a bare string added by a user
+# rule is accepted as a message.
+deny_code(d) := d.code if {
+	is_string(d.code)
+} else := "denied"
+
+deny_message(d) := d.message if {
+	is_string(d.message)
+} else := d if {
+	is_string(d)
+} else := sprintf("denied: %v", [d])
+
+# --- Input, normalised ---------------------------------------------------------
+
+action_name := input.action.name
+
+params_in := input.action.params if {
+	is_object(input.action.params)
+} else := {}
+
+# The namespace the action touches: a Namespace target may carry its name in
+# target.name only (kubernetes.scale_namespace falls back to it). "" when none.
+target_namespace := input.target.namespace if {
+	is_string(input.target.namespace)
+	input.target.namespace != ""
+} else := input.target.name if {
+	input.target.kind == "Namespace"
+	is_string(input.target.name)
+} else := ""
+
+# A history counter; missing or null counts as 0.
+history_count(key) := n if {
+	n := input.history[key]
+	is_number(n)
+} else := 0
+
+deny contains {
+	"code": "invalid_input",
+	"message": "input.action.name is missing or not a string",
+} if {
+	not is_string(input.action.name)
+}
+
+# --- Configuration checks ----------------------------------------------------
+#
+# A broken configuration fails closed: every decision is denied, and says why.
+
+numeric_config_keys := [
+	"max_replicas", "max_pods_deleted", "max_sessions_terminated", "min_idle_seconds",
+	"max_keys_deleted", "cooldown_seconds", "max_actions_per_target_per_hour",
+	"max_actions_per_hour", "max_consecutive_failures",
+]
+
+list_config_keys := ["protected_namespaces", "allowed_namespaces", "allowed_actions", "allowed_env_names"]
+
+quantity_config_keys := ["max_cpu", "max_memory"]
+
+config_errors contains "data.remediator.config must be an object" if {
+	c := data.remediator.config # an absent config is fine
+	not is_object(c)
+}
+
+config_errors contains sprintf("config %s must be a non-negative number", [key]) if {
+	some key in numeric_config_keys
+	not non_negative_number(cfg[key])
+}
+
+config_errors contains sprintf("config %s must be a list", [key]) if {
+	some key in list_config_keys
+	not is_array(cfg[key])
+}
+
+config_errors contains sprintf("config %s must be a positive Kubernetes quantity", [key]) if {
+	some key in quantity_config_keys
+	not valid_quantity(quantity_string(cfg[key]))
+}
+
+config_errors contains "config cooldowns must be an object of action name to seconds" if {
+	not is_object(cfg.cooldowns)
+}
+
+config_errors contains sprintf("config cooldowns[%q] must be a non-negative number", [name]) if {
+	some name, seconds in cfg.cooldowns
+	not non_negative_number(seconds)
+}
+
+deny contains {"code": "invalid_config", "message": msg} if some msg in config_errors
+
+non_negative_number(n) if {
+	is_number(n)
+	n >= 0
+}
+
+# A Kubernetes quantity ("500m", "2", "512Mi", "8Gi") that parses and is above 0.
+# units.parse follows Kubernetes' suffixes: m is milli, M mega, Mi mebi.
+valid_quantity(q) if {
+	is_string(q)
+	units.parse(q) > 0
+}
+
+# Config quantities may be written as plain numbers (max_cpu: 4).
+quantity_string(q) := q if is_string(q)
+
+quantity_string(q) := sprintf("%v", [q]) if is_number(q)

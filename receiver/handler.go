@@ -1,0 +1,274 @@
+package receiver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/remediator/remediator/internal/alert"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultDedupeTTL    = 24 * time.Hour
+)
+
+// retryAfter is sent with 503s. Alertmanager applies its own backoff, but
+// other senders (and curl-wielding humans) benefit from the hint.
+const retryAfter = "5"
+
+// Enqueuer is where accepted alerts go. *queue.Queue[alert.Alert] satisfies
+// it. TryPush must be all-or-nothing and must not block.
+type Enqueuer interface {
+	TryPush(items ...alert.Alert) bool
+}
+
+// Deduper remembers which notifications were accepted. state.Store satisfies
+// it.
+type Deduper interface {
+	Seen(ctx context.Context, key string) (bool, error)
+	MarkSeen(ctx context.Context, keys []string, ttl time.Duration) error
+}
+
+// Options configures a Handler. The zero value is usable.
+type Options struct {
+	// Auth authenticates requests; nil means no authentication (whether that
+	// is acceptable is the daemon's decision, not the handler's).
+	Auth Authenticator
+	// MaxBodyBytes caps the request body; DefaultMaxBodyBytes when 0.
+	MaxBodyBytes int64
+	// DedupeTTL is how long an accepted notification is remembered;
+	// DefaultDedupeTTL when 0. Alertmanager re-sends a group every
+	// repeat_interval for as long as an alert fires, so this must exceed it;
+	// keys include the status, so a resolution is never a duplicate.
+	DedupeTTL time.Duration
+	// Logger receives debug logs of accepted alerts and warnings for rejected
+	// requests; nothing is logged when nil.
+	Logger *slog.Logger
+	// Metrics records the handler's metrics; unregistered metrics when nil.
+	Metrics *Metrics
+	// Now is the clock for ReceivedAt; time.Now when nil.
+	Now func() time.Time
+}
+
+// Handler serves Alertmanager's webhook: it authenticates, decodes and
+// validates the notification, drops alerts already seen, and queues the rest.
+// It does no other work, so that it answers Alertmanager quickly.
+type Handler struct {
+	queue   Enqueuer
+	seen    Deduper
+	auth    Authenticator
+	maxBody int64
+	ttl     time.Duration
+	log     *slog.Logger
+	metrics *Metrics
+	now     func() time.Time
+
+	// mu makes check → push → mark atomic across concurrent requests, so that
+	// two deliveries of the same notification (Alertmanager HA peers, or a
+	// retry racing the original) cannot both be queued.
+	mu sync.Mutex
+}
+
+// New returns a Handler that queues new alerts on q and dedupes them with
+// seen.
+func New(q Enqueuer, seen Deduper, opts Options) *Handler {
+	h := &Handler{
+		queue:   q,
+		seen:    seen,
+		auth:    opts.Auth,
+		maxBody: opts.MaxBodyBytes,
+		ttl:     opts.DedupeTTL,
+		log:     opts.Logger,
+		metrics: opts.Metrics,
+		now:     opts.Now,
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.ttl <= 0 {
+		h.ttl = DefaultDedupeTTL
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.metrics == nil {
+		h.metrics = NewMetrics(nil)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	return h
+}
+
+// successResponse is the body of a 200.
+type successResponse struct {
+	Status     string `json:"status"`
+	Accepted   int    `json:"accepted"`
+	Duplicates int    `json:"duplicates"`
+}
+
+// errorResponse is the body of every other answer.
+type errorResponse struct {
+	Status string `json:"status"`
+	Error  string `json:"error"`
+}
+
+// ServeHTTP implements http.Handler. It is meant for POST /api/v1/alerts;
+// the daemon chooses the path, the handler enforces the method.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	code := h.serve(w, r)
+	h.metrics.requests.WithLabelValues(strconv.Itoa(code)).Inc()
+	h.metrics.duration.Observe(time.Since(start).Seconds())
+}
+
+// serve answers the request and returns the status code it wrote.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
+	// Authentication comes first so that an unauthenticated caller learns
+	// nothing, not even which methods exist, and no body is read for it.
+	if h.auth != nil && !h.auth.Authenticate(r) {
+		for _, c := range challenges(h.auth) {
+			w.Header().Add("WWW-Authenticate", c)
+		}
+		return h.reject(w, r, http.StatusUnauthorized, "authentication required")
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return h.reject(w, r, http.StatusMethodNotAllowed, "method not allowed, use POST")
+	}
+	tooLarge := fmt.Sprintf("request body exceeds %d bytes", h.maxBody)
+	// A declared length over the limit is refused without reading a byte.
+	if r.ContentLength > h.maxBody {
+		return h.reject(w, r, http.StatusRequestEntityTooLarge, tooLarge)
+	}
+	body := http.MaxBytesReader(w, r.Body, h.maxBody)
+	msg, err := Decode(body)
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return h.reject(w, r, http.StatusRequestEntityTooLarge, tooLarge)
+		}
+		return h.reject(w, r, http.StatusBadRequest, err.Error())
+	}
+
+	alerts := msg.Alerts(h.now())
+	for i := range alerts {
+		h.metrics.received.WithLabelValues(alerts[i].Name(), alerts[i].Status).Inc()
+	}
+	accepted, duplicates, err := h.enqueue(r.Context(), alerts)
+	if err != nil {
+		w.Header().Set("Retry-After", retryAfter)
+		reason := "queue full, retry later"
+		attrs := []any{slog.String("group_key", msg.GroupKey), slog.Int("alerts", len(alerts))}
+		if !errors.Is(err, errQueueFull) {
+			// The store's error may name hosts or internals: log it, but
+			// tell the client only what happened.
+			reason = "dedupe store unavailable, retry later"
+			attrs = append(attrs, slog.Any("error", err))
+		}
+		return h.reject(w, r, http.StatusServiceUnavailable, reason, attrs...)
+	}
+	for _, a := range accepted {
+		h.log.Debug("alert accepted",
+			slog.String("fingerprint", a.Fingerprint),
+			slog.String("alertname", a.Name()),
+			slog.String("status", a.Status),
+			slog.String("group_key", a.GroupKey))
+	}
+	writeJSON(w, http.StatusOK, successResponse{Status: "success", Accepted: len(accepted), Duplicates: duplicates})
+	return http.StatusOK
+}
+
+// errQueueFull is returned by enqueue when the queue refused the alerts.
+var errQueueFull = errors.New("queue full")
+
+// enqueue drops the alerts already seen and queues the others, then marks
+// them seen. It fails with errQueueFull or a dedupe store error; nothing is
+// then queued or marked, so Alertmanager's retry is processed afresh.
+func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted []alert.Alert, duplicates int, err error) {
+	keys := make([]string, 0, len(alerts))
+	fresh := make([]alert.Alert, 0, len(alerts))
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, a := range alerts {
+		k := alert.Key(a.Alert)
+		// Alertmanager never repeats an alert within a group, but a
+		// hand-crafted payload might; treat the repeat as a duplicate.
+		// Linear search: groups are small and this avoids a map per request.
+		if containsKey(keys, k) {
+			duplicates++
+			continue
+		}
+		seen, err := h.seen.Seen(ctx, k)
+		if err != nil {
+			// Fail closed: without the dedupe store a retried notification
+			// would be acted on twice.
+			return nil, 0, fmt.Errorf("checking dedupe key %s: %w", k, err)
+		}
+		if seen {
+			duplicates++
+			continue
+		}
+		keys = append(keys, k)
+		fresh = append(fresh, a)
+	}
+	h.metrics.duplicates.Add(float64(duplicates))
+	if len(fresh) == 0 {
+		return nil, duplicates, nil
+	}
+	if !h.queue.TryPush(fresh...) {
+		h.metrics.queueRejected.Add(float64(len(fresh)))
+		return nil, 0, errQueueFull
+	}
+	// The alerts are queued now; the request being cancelled must not stop
+	// them from being marked, or the next re-send would queue them again.
+	if err := h.seen.MarkSeen(context.WithoutCancel(ctx), keys, h.ttl); err != nil {
+		// Answering 5xx would make Alertmanager retry alerts that are
+		// already queued, so the request still succeeds; the cost is that
+		// the next re-send of these alerts is not recognised as a
+		// duplicate.
+		h.log.Error("marking alerts seen failed; their next notification will not be deduplicated",
+			slog.Int("alerts", len(keys)), slog.Any("error", err))
+	}
+	return fresh, duplicates, nil
+}
+
+// containsKey reports whether keys contains k.
+func containsKey(keys []string, k string) bool {
+	for _, x := range keys {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// reject writes a JSON error and logs why at warn level. The reason never
+// contains credentials: it is built from the decoded payload or fixed text.
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, code int, reason string, attrs ...any) int {
+	h.log.Warn("webhook request rejected", append([]any{
+		slog.Int("code", code),
+		slog.String("reason", reason),
+		slog.String("remote_addr", r.RemoteAddr),
+	}, attrs...)...)
+	writeJSON(w, code, errorResponse{Status: "error", Error: reason})
+	return code
+}
+
+// writeJSON writes v as the JSON body of a response with the given code.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	// The status line is sent; an encoding error can only be a broken
+	// connection, which there is nobody left to report to.
+	_ = json.NewEncoder(w).Encode(v)
+}

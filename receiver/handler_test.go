@@ -1,0 +1,698 @@
+package receiver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/remediator/remediator/internal/alert"
+	"github.com/remediator/remediator/internal/queue"
+	"github.com/remediator/remediator/internal/state"
+)
+
+// env is a handler wired to the real queue and memory store.
+type env struct {
+	h     *Handler
+	q     *queue.Queue[alert.Alert]
+	store *state.Memory
+	m     *Metrics
+	reg   *prometheus.Registry
+}
+
+func newEnv(t testing.TB, capacity int, opts Options) *env {
+	t.Helper()
+	e := &env{q: queue.New[alert.Alert](capacity), reg: prometheus.NewRegistry()}
+	e.store = state.NewMemory(opts.Now)
+	e.m = NewMetrics(e.reg)
+	opts.Metrics = e.m
+	e.h = New(e.q, e.store, opts)
+	return e
+}
+
+// post sends body to the handler as Alertmanager would.
+func (e *env) post(t testing.TB, body []byte, set ...func(*http.Request)) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "/api/v1/alerts", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	for _, f := range set {
+		f(r)
+	}
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	return w
+}
+
+func (e *env) drain() []alert.Alert {
+	var out []alert.Alert
+	for e.q.Len() > 0 {
+		out = append(out, <-e.q.C())
+	}
+	return out
+}
+
+type response struct {
+	Status     string `json:"status"`
+	Error      string `json:"error"`
+	Accepted   *int   `json:"accepted"`
+	Duplicates *int   `json:"duplicates"`
+}
+
+// decodeResponse checks the properties every response has and returns its
+// body.
+func decodeResponse(t testing.TB, w *httptest.ResponseRecorder) response {
+	t.Helper()
+	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	var resp response
+	dec := json.NewDecoder(w.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&resp); err != nil {
+		t.Fatalf("response body: %v", err)
+	}
+	if w.Code == http.StatusOK {
+		if resp.Status != "success" || resp.Accepted == nil || resp.Duplicates == nil || resp.Error != "" {
+			t.Errorf("200 body %+v", resp)
+		}
+	} else if resp.Status != "error" || resp.Error == "" || resp.Accepted != nil {
+		t.Errorf("%d body %+v", w.Code, resp)
+	}
+	return resp
+}
+
+func bearerHeader(tok string) func(*http.Request) {
+	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
+}
+
+func basicHeader(u, p string) func(*http.Request) {
+	return func(r *http.Request) { r.SetBasicAuth(u, p) }
+}
+
+func TestServeHTTPStatusCodes(t *testing.T) {
+	firing := readTestdata(t, "firing_high_cpu.json")
+	multi := readTestdata(t, "multi_alert_group.json")
+	mut := func(f func(m map[string]any)) []byte { return mutateJSON(t, firing, f) }
+	bearer, err := BearerToken("s3cr3t-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	basic, err := BasicAuth("alertmanager", "pa55word")
+	if err != nil {
+		t.Fatal(err)
+	}
+	either, err := AnyOf(bearer, basic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const maxBody = 4096
+	padTo := func(n int) []byte { // firing payload padded with trailing whitespace to n bytes
+		b := append([]byte(nil), firing...)
+		return append(b, bytes.Repeat([]byte(" "), n-len(b))...)
+	}
+	unknownLength := func(r *http.Request) {
+		r.Body = io.NopCloser(struct{ io.Reader }{r.Body})
+		r.ContentLength = -1
+	}
+
+	tests := []struct {
+		name       string
+		auth       Authenticator
+		method     string
+		body       []byte
+		set        []func(*http.Request)
+		prime      [][]byte // posted (and expected to succeed) first
+		wantCode   int
+		wantError  string // substring of the JSON error
+		wantHeader map[string][]string
+		wantAccept int
+		wantDups   int
+		wantQueued int // in the queue afterwards, primes included
+	}{
+		{name: "new alert", body: firing, wantCode: 200, wantAccept: 1, wantQueued: 1},
+		{name: "new group", body: multi, wantCode: 200, wantAccept: 3, wantQueued: 3},
+		{name: "all duplicates", body: firing, prime: [][]byte{firing}, wantCode: 200, wantDups: 1, wantQueued: 1},
+		{name: "partly duplicates", body: multi, prime: [][]byte{firing}, wantCode: 200, wantAccept: 2, wantDups: 1, wantQueued: 3},
+		{name: "duplicate within payload", body: encodeMessage(t, testAlert("fp1"), testAlert("fp1"), testAlert("fp2")),
+			wantCode: 200, wantAccept: 2, wantDups: 1, wantQueued: 2},
+		{name: "exactly MaxBodyBytes", body: padTo(maxBody), wantCode: 200, wantAccept: 1, wantQueued: 1},
+
+		{name: "malformed JSON", body: []byte(`{"version":`), wantCode: 400, wantError: "malformed JSON"},
+		{name: "empty body", body: nil, wantCode: 400, wantError: "empty body"},
+		{name: "wrong version", body: mut(func(m map[string]any) { m["version"] = "5" }), wantCode: 400, wantError: "version"},
+		{name: "empty alerts", body: mut(func(m map[string]any) { m["alerts"] = []any{} }), wantCode: 400, wantError: "alerts: no alerts"},
+		{name: "missing fingerprint", body: mut(func(m map[string]any) { delete(firstAlert(m), "fingerprint") }), wantCode: 400, wantError: "alerts[0]: missing fingerprint"},
+		{name: "missing alertname", body: mut(func(m map[string]any) { delete(firstAlert(m)["labels"].(map[string]any), "alertname") }), wantCode: 400, wantError: "alerts[0]: missing alertname"},
+		{name: "missing startsAt", body: mut(func(m map[string]any) { delete(firstAlert(m), "startsAt") }), wantCode: 400, wantError: "alerts[0]: missing startsAt"},
+		{name: "bad status", body: mut(func(m map[string]any) { firstAlert(m)["status"] = "active" }), wantCode: 400, wantError: "alerts[0]: invalid status"},
+		{name: "trailing garbage", body: append(append([]byte(nil), firing...), "garbage"...), wantCode: 400, wantError: "unexpected data"},
+
+		{name: "no credentials", auth: either, body: firing, wantCode: 401, wantError: "authentication required",
+			wantHeader: map[string][]string{"Www-Authenticate": {`Bearer realm="remediator"`, `Basic realm="remediator", charset="UTF-8"`}}},
+		{name: "wrong token", auth: bearer, body: firing, set: []func(*http.Request){bearerHeader("s3cr3t-tokem")}, wantCode: 401,
+			wantHeader: map[string][]string{"Www-Authenticate": {`Bearer realm="remediator"`}}},
+		{name: "wrong basic password", auth: basic, body: firing, set: []func(*http.Request){basicHeader("alertmanager", "password")}, wantCode: 401,
+			wantHeader: map[string][]string{"Www-Authenticate": {`Basic realm="remediator", charset="UTF-8"`}}},
+		{name: "bearer ok", auth: bearer, body: firing, set: []func(*http.Request){bearerHeader("s3cr3t-token")}, wantCode: 200, wantAccept: 1, wantQueued: 1},
+		{name: "basic ok", auth: basic, body: firing, set: []func(*http.Request){basicHeader("alertmanager", "pa55word")}, wantCode: 200, wantAccept: 1, wantQueued: 1},
+		{name: "either, bearer", auth: either, body: firing, set: []func(*http.Request){bearerHeader("s3cr3t-token")}, wantCode: 200, wantAccept: 1, wantQueued: 1},
+		{name: "either, basic", auth: either, body: firing, set: []func(*http.Request){basicHeader("alertmanager", "pa55word")}, wantCode: 200, wantAccept: 1, wantQueued: 1},
+		{name: "auth before method", auth: bearer, method: http.MethodGet, wantCode: 401},
+
+		{name: "GET", method: http.MethodGet, wantCode: 405, wantError: "method not allowed",
+			wantHeader: map[string][]string{"Allow": {"POST"}}},
+		{name: "PUT", method: http.MethodPut, body: firing, wantCode: 405, wantHeader: map[string][]string{"Allow": {"POST"}}},
+		{name: "authenticated HEAD", auth: bearer, method: http.MethodHead, set: []func(*http.Request){bearerHeader("s3cr3t-token")},
+			wantCode: 405, wantHeader: map[string][]string{"Allow": {"POST"}}},
+
+		{name: "MaxBodyBytes+1", body: padTo(maxBody + 1), wantCode: 413, wantError: "exceeds 4096 bytes"},
+		{name: "MaxBodyBytes+1, unknown length", body: padTo(maxBody + 1), set: []func(*http.Request){unknownLength},
+			wantCode: 413, wantError: "exceeds 4096 bytes"},
+		{name: "exactly MaxBodyBytes, unknown length", body: padTo(maxBody), set: []func(*http.Request){unknownLength},
+			wantCode: 200, wantAccept: 1, wantQueued: 1},
+		{name: "huge, unknown length", body: bytes.Repeat([]byte("["), 10*maxBody), set: []func(*http.Request){unknownLength},
+			wantCode: 413},
+
+		// The queue holds 4; the first prime fills 3 of it.
+		{name: "queue full", body: encodeMessage(t, testAlert("q1"), testAlert("q2")), prime: [][]byte{multi},
+			wantCode: 503, wantError: "queue full", wantHeader: map[string][]string{"Retry-After": {"5"}}, wantQueued: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, 4, Options{Auth: tt.auth, MaxBodyBytes: maxBody})
+			for _, p := range tt.prime {
+				if w := e.post(t, p, tt.set...); w.Code != 200 {
+					t.Fatalf("priming: %d %s", w.Code, w.Body)
+				}
+			}
+			requestsBefore := testutil.ToFloat64(e.m.requests.WithLabelValues(strconv.Itoa(tt.wantCode)))
+			method := tt.method
+			if method == "" {
+				method = http.MethodPost
+			}
+			r := httptest.NewRequest(method, "/api/v1/alerts", bytes.NewReader(tt.body))
+			for _, f := range tt.set {
+				f(r)
+			}
+			w := httptest.NewRecorder()
+			e.h.ServeHTTP(w, r)
+
+			if w.Code != tt.wantCode {
+				t.Fatalf("code %d, want %d; body %s", w.Code, tt.wantCode, w.Body)
+			}
+			resp := decodeResponse(t, w)
+			if !strings.Contains(resp.Error, tt.wantError) {
+				t.Errorf("error %q does not contain %q", resp.Error, tt.wantError)
+			}
+			if w.Code == 200 && (*resp.Accepted != tt.wantAccept || *resp.Duplicates != tt.wantDups) {
+				t.Errorf("accepted %d duplicates %d, want %d %d", *resp.Accepted, *resp.Duplicates, tt.wantAccept, tt.wantDups)
+			}
+			for k, v := range tt.wantHeader {
+				if got := w.Header().Values(k); !slices.Equal(got, v) {
+					t.Errorf("header %s = %q, want %q", k, got, v)
+				}
+			}
+			if e.q.Len() != tt.wantQueued {
+				t.Errorf("queued %d, want %d", e.q.Len(), tt.wantQueued)
+			}
+			if got := testutil.ToFloat64(e.m.requests.WithLabelValues(strconv.Itoa(tt.wantCode))) - requestsBefore; got != 1 {
+				t.Errorf("webhook_requests_total{code=%d} = %v, want 1", tt.wantCode, got)
+			}
+			if n := testutil.CollectAndCount(e.m.duration); n != 1 {
+				t.Errorf("duration histogram has %d series", n)
+			}
+		})
+	}
+}
+
+func TestQueueFullThenRetry(t *testing.T) {
+	e := newEnv(t, 3, Options{})
+	multi := readTestdata(t, "multi_alert_group.json") // 3 alerts
+
+	// Two alerts occupy the queue: one slot is free, the group needs three.
+	if w := e.post(t, encodeMessage(t, testAlert("aa"), testAlert("bb"))); w.Code != 200 {
+		t.Fatalf("filling the queue: code %d", w.Code)
+	}
+	w := e.post(t, multi)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("code %d Retry-After %q, want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"))
+	}
+	if resp := decodeResponse(t, w); !strings.Contains(resp.Error, "queue full") {
+		t.Errorf("error %q", resp.Error)
+	}
+	if e.q.Len() != 2 {
+		t.Fatalf("all-or-nothing violated: %d queued, want the 2 from before", e.q.Len())
+	}
+	if got := testutil.ToFloat64(e.m.queueRejected); got != 3 {
+		t.Errorf("queue_rejected_total = %v, want 3", got)
+	}
+	if e.store.Len() != 2 {
+		t.Errorf("%d keys marked seen, want only the 2 accepted ones", e.store.Len())
+	}
+	// Still full: Alertmanager's retry is refused again, not taken for a
+	// duplicate.
+	if w := e.post(t, multi); w.Code != 503 {
+		t.Fatalf("second attempt: code %d, want 503", w.Code)
+	}
+
+	// Once the dispatcher drains the queue, Alertmanager's retry goes through
+	// as new alerts, because nothing was marked seen when they were refused.
+	e.drain()
+	w = e.post(t, multi)
+	if resp := decodeResponse(t, w); w.Code != 200 || *resp.Accepted != 3 || *resp.Duplicates != 0 {
+		t.Fatalf("retry: code %d %+v", w.Code, resp)
+	}
+	if e.q.Len() != 3 {
+		t.Errorf("queued %d, want 3", e.q.Len())
+	}
+	if got := testutil.ToFloat64(e.m.requests.WithLabelValues("503")); got != 2 {
+		t.Errorf("webhook_requests_total{code=503} = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(e.m.queueRejected); got != 6 {
+		t.Errorf("queue_rejected_total = %v, want 6", got)
+	}
+}
+
+func TestStorm(t *testing.T) {
+	const n = 1000
+	e := newEnv(t, 100, Options{})
+	body := readTestdata(t, "firing_high_cpu.json")
+
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		codes = make([]int, n)
+		accs  = make([]int, n)
+	)
+	for i := range n {
+		wg.Go(func() {
+			r := httptest.NewRequest(http.MethodPost, "/api/v1/alerts", bytes.NewReader(body))
+			w := httptest.NewRecorder()
+			<-start
+			e.h.ServeHTTP(w, r)
+			codes[i] = w.Code
+			var resp response
+			if err := json.Unmarshal(w.Body.Bytes(), &resp); err == nil && resp.Accepted != nil {
+				accs[i] = *resp.Accepted
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	accepted := 0
+	for i := range n {
+		if codes[i] != 200 {
+			t.Fatalf("request %d: code %d", i, codes[i])
+		}
+		accepted += accs[i]
+	}
+	if accepted != 1 || e.q.Len() != 1 {
+		t.Errorf("accepted %d, queued %d; want exactly 1", accepted, e.q.Len())
+	}
+	if got := testutil.ToFloat64(e.m.duplicates); got != n-1 {
+		t.Errorf("alerts_duplicates_total = %v, want %d", got, n-1)
+	}
+	if got := testutil.ToFloat64(e.m.received.WithLabelValues("HighCPUUsage", "firing")); got != n {
+		t.Errorf("alerts_received_total = %v, want %d", got, n)
+	}
+	if got := testutil.ToFloat64(e.m.requests.WithLabelValues("200")); got != n {
+		t.Errorf("webhook_requests_total{code=200} = %v, want %d", got, n)
+	}
+}
+
+func TestResolvedIsNotDuplicate(t *testing.T) {
+	e := newEnv(t, 10, Options{})
+	firing := readTestdata(t, "firing_high_cpu.json")
+	resolved := readTestdata(t, "resolved_high_cpu.json")
+
+	steps := []struct {
+		name       string
+		body       []byte
+		accepted   int
+		duplicates int
+	}{
+		{"firing", firing, 1, 0},
+		{"firing re-sent", firing, 0, 1},
+		{"resolved", resolved, 1, 0},
+		{"resolved re-sent", resolved, 0, 1},
+		{"firing again, late retry", firing, 0, 1},
+	}
+	for _, s := range steps {
+		w := e.post(t, s.body)
+		resp := decodeResponse(t, w)
+		if w.Code != 200 || *resp.Accepted != s.accepted || *resp.Duplicates != s.duplicates {
+			t.Fatalf("%s: code %d accepted %v duplicates %v, want %d %d", s.name, w.Code, *resp.Accepted, *resp.Duplicates, s.accepted, s.duplicates)
+		}
+	}
+	got := e.drain()
+	if len(got) != 2 || got[0].Status != "firing" || got[1].Status != "resolved" {
+		t.Fatalf("queued %+v", got)
+	}
+	if got := testutil.ToFloat64(e.m.received.WithLabelValues("HighCPUUsage", "resolved")); got != 2 {
+		t.Errorf("alerts_received_total{status=resolved} = %v", got)
+	}
+
+	// A new firing episode of the same alert has a new startsAt and so is
+	// new too.
+	refired := mutateJSON(t, firing, func(m map[string]any) { firstAlert(m)["startsAt"] = "2025-06-12T11:00:00Z" })
+	if resp := decodeResponse(t, e.post(t, refired)); *resp.Accepted != 1 {
+		t.Errorf("re-fired alert: %+v", resp)
+	}
+}
+
+// clock is a settable clock shared by the store and the handler.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func TestDedupeKeysExpire(t *testing.T) {
+	clk := &clock{now: time.Date(2025, 6, 12, 10, 0, 0, 0, time.UTC)}
+	const ttl = 4 * time.Hour
+	e := newEnv(t, 10, Options{DedupeTTL: ttl, Now: clk.Now})
+	body := readTestdata(t, "firing_high_cpu.json")
+
+	steps := []struct {
+		advance  time.Duration
+		accepted int
+	}{
+		{0, 1},
+		{time.Minute, 0},
+		{ttl - time.Minute - time.Nanosecond, 0}, // one nanosecond before expiry
+		{time.Nanosecond, 1},                     // expired: accepted and marked again
+		{ttl - time.Second, 0},
+		{time.Second, 1},
+	}
+	for i, s := range steps {
+		clk.Advance(s.advance)
+		w := e.post(t, body)
+		resp := decodeResponse(t, w)
+		if w.Code != 200 || *resp.Accepted != s.accepted {
+			t.Fatalf("step %d: code %d accepted %d, want %d", i, w.Code, *resp.Accepted, s.accepted)
+		}
+	}
+	got := e.drain()
+	if len(got) != 3 {
+		t.Fatalf("queued %d, want 3", len(got))
+	}
+	// ReceivedAt comes from Options.Now.
+	if want := clk.Now(); !got[2].ReceivedAt.Equal(want) {
+		t.Errorf("ReceivedAt %v, want %v", got[2].ReceivedAt, want)
+	}
+}
+
+func TestDefaultDedupeTTL(t *testing.T) {
+	clk := &clock{now: time.Date(2025, 6, 12, 10, 0, 0, 0, time.UTC)}
+	e := newEnv(t, 10, Options{Now: clk.Now})
+	body := readTestdata(t, "firing_high_cpu.json")
+	for i, want := range []int{1, 0, 1} {
+		if i == 2 {
+			clk.Advance(DefaultDedupeTTL)
+		} else {
+			clk.Advance(time.Hour)
+		}
+		if resp := decodeResponse(t, e.post(t, body)); *resp.Accepted != want {
+			t.Fatalf("post %d: accepted %d, want %d", i, *resp.Accepted, want)
+		}
+	}
+}
+
+// faultyStore is a Deduper whose methods fail on demand.
+type faultyStore struct {
+	*state.Memory
+	seenErr, markErr error
+}
+
+func (f *faultyStore) Seen(ctx context.Context, key string) (bool, error) {
+	if f.seenErr != nil {
+		return false, f.seenErr
+	}
+	return f.Memory.Seen(ctx, key)
+}
+
+func (f *faultyStore) MarkSeen(ctx context.Context, keys []string, ttl time.Duration) error {
+	if f.markErr != nil {
+		return f.markErr
+	}
+	return f.Memory.MarkSeen(ctx, keys, ttl)
+}
+
+func TestDeduperErrors(t *testing.T) {
+	body := readTestdata(t, "firing_high_cpu.json")
+
+	t.Run("Seen fails closed", func(t *testing.T) {
+		q := queue.New[alert.Alert](10)
+		store := &faultyStore{Memory: state.NewMemory(nil), seenErr: errors.New("redis://10.0.0.7: connection refused")}
+		var logs bytes.Buffer
+		h := New(q, store, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/api/v1/alerts", bytes.NewReader(body)))
+		if w.Code != 503 || w.Header().Get("Retry-After") == "" {
+			t.Fatalf("code %d, want 503 with Retry-After", w.Code)
+		}
+		resp := decodeResponse(t, w)
+		if strings.Contains(resp.Error, "10.0.0.7") {
+			t.Errorf("store internals leaked to the client: %q", resp.Error)
+		}
+		if !strings.Contains(logs.String(), "connection refused") {
+			t.Errorf("store error not logged: %s", logs.String())
+		}
+		if q.Len() != 0 {
+			t.Error("alert queued although the dedupe store failed")
+		}
+
+		// Once the store recovers, the retry is accepted.
+		store.seenErr = nil
+		w = httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/api/v1/alerts", bytes.NewReader(body)))
+		if resp := decodeResponse(t, w); w.Code != 200 || *resp.Accepted != 1 {
+			t.Fatalf("retry: %d %+v", w.Code, resp)
+		}
+	})
+
+	t.Run("MarkSeen failure keeps the queued alerts", func(t *testing.T) {
+		q := queue.New[alert.Alert](10)
+		store := &faultyStore{Memory: state.NewMemory(nil), markErr: errors.New("timeout")}
+		var logs bytes.Buffer
+		h := New(q, store, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/api/v1/alerts", bytes.NewReader(body)))
+		if resp := decodeResponse(t, w); w.Code != 200 || *resp.Accepted != 1 || q.Len() != 1 {
+			t.Fatalf("code %d %+v queued %d; want 200, 1 accepted and queued", w.Code, resp, q.Len())
+		}
+		if !strings.Contains(logs.String(), "level=ERROR") {
+			t.Errorf("MarkSeen failure not logged: %s", logs.String())
+		}
+	})
+}
+
+func TestMarkSeenSurvivesCancelledRequest(t *testing.T) {
+	e := newEnv(t, 10, Options{})
+	body := readTestdata(t, "firing_high_cpu.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/api/v1/alerts", bytes.NewReader(body))
+	// The memory store ignores ctx; this checks the handler passes one the
+	// store could not see cancelled.
+	d := &ctxCheckingStore{Memory: e.store, cancel: cancel}
+	h := New(e.q, d, Options{})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 200 || d.markCtxErr != nil {
+		t.Fatalf("code %d, MarkSeen ctx error %v", w.Code, d.markCtxErr)
+	}
+}
+
+// ctxCheckingStore cancels the request after Seen and records whether the
+// context MarkSeen got was cancelled.
+type ctxCheckingStore struct {
+	*state.Memory
+	cancel     context.CancelFunc
+	markCtxErr error
+}
+
+func (c *ctxCheckingStore) Seen(ctx context.Context, key string) (bool, error) {
+	defer c.cancel()
+	return c.Memory.Seen(ctx, key)
+}
+
+func (c *ctxCheckingStore) MarkSeen(ctx context.Context, keys []string, ttl time.Duration) error {
+	c.markCtxErr = ctx.Err()
+	return c.Memory.MarkSeen(ctx, keys, ttl)
+}
+
+func TestQueuedAlertContents(t *testing.T) {
+	at := time.Date(2025, 6, 12, 9, 42, 0, 0, time.UTC)
+	e := newEnv(t, 10, Options{Now: func() time.Time { return at }})
+	if w := e.post(t, readTestdata(t, "truncated_alerts.json")); w.Code != 200 {
+		t.Fatalf("code %d", w.Code)
+	}
+	got := e.drain()
+	if len(got) != 2 {
+		t.Fatalf("queued %d", len(got))
+	}
+	for _, a := range got {
+		if a.Receiver != "remediator-critical" || a.GroupKey != `{}/{severity="critical"}:{alertname="PodCrashLooping"}` ||
+			!a.ReceivedAt.Equal(at) || a.Name() != "PodCrashLooping" || a.Labels["namespace"] != "shop" {
+			t.Errorf("queued alert %+v", a)
+		}
+	}
+}
+
+func TestLogging(t *testing.T) {
+	var logs bytes.Buffer
+	bearer, _ := BearerToken("do-not-log-me")
+	e := newEnv(t, 10, Options{
+		Auth:   bearer,
+		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	body := readTestdata(t, "firing_high_cpu.json")
+	e.post(t, body, bearerHeader("do-not-log-me"))
+	e.post(t, body, bearerHeader("do-not-log-me-either"))
+	e.post(t, []byte("{"), bearerHeader("do-not-log-me"))
+
+	var debug, warn []map[string]any
+	for line := range strings.Lines(logs.String()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		switch rec["level"] {
+		case "DEBUG":
+			debug = append(debug, rec)
+		case "WARN":
+			warn = append(warn, rec)
+		}
+	}
+	if len(debug) != 1 || debug[0]["fingerprint"] != "a3f1c92be04d7715" || debug[0]["alertname"] != "HighCPUUsage" || debug[0]["status"] != "firing" {
+		t.Errorf("debug logs %v", debug)
+	}
+	if len(warn) != 2 || warn[0]["reason"] != "authentication required" || !strings.Contains(warn[1]["reason"].(string), "malformed JSON") {
+		t.Errorf("warn logs %v", warn)
+	}
+	if strings.Contains(logs.String(), "do-not-log-me") {
+		t.Error("a credential was logged")
+	}
+}
+
+func TestMetricsRegistration(t *testing.T) {
+	e := newEnv(t, 10, Options{})
+	e.post(t, readTestdata(t, "multi_alert_group.json"))
+	e.post(t, readTestdata(t, "firing_high_cpu.json"))
+	e.post(t, []byte("nope"))
+
+	want := `
+# HELP remediator_alerts_duplicates_total Alerts dropped because the same notification of the same alert was already accepted.
+# TYPE remediator_alerts_duplicates_total counter
+remediator_alerts_duplicates_total 1
+# HELP remediator_alerts_received_total Alerts received in valid webhook notifications, duplicates included.
+# TYPE remediator_alerts_received_total counter
+remediator_alerts_received_total{alertname="HighCPUUsage",status="firing"} 3
+remediator_alerts_received_total{alertname="HighCPUUsage",status="resolved"} 1
+# HELP remediator_queue_rejected_total New alerts refused because the queue was full (Alertmanager retries them).
+# TYPE remediator_queue_rejected_total counter
+remediator_queue_rejected_total 0
+# HELP remediator_webhook_requests_total Webhook requests by HTTP response code.
+# TYPE remediator_webhook_requests_total counter
+remediator_webhook_requests_total{code="200"} 2
+remediator_webhook_requests_total{code="400"} 1
+`
+	if err := testutil.GatherAndCompare(e.reg, strings.NewReader(want),
+		"remediator_alerts_duplicates_total", "remediator_alerts_received_total",
+		"remediator_queue_rejected_total", "remediator_webhook_requests_total"); err != nil {
+		t.Error(err)
+	}
+	if n, err := testutil.GatherAndCount(e.reg, "remediator_webhook_request_duration_seconds"); err != nil || n != 1 {
+		t.Errorf("duration histogram: %d series, %v", n, err)
+	}
+
+	// Unregistered metrics (nil Registerer, nil Options.Metrics) still work.
+	h := New(queue.New[alert.Alert](1), state.NewMemory(nil), Options{})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(readTestdata(t, "firing_high_cpu.json"))))
+	if w.Code != 200 {
+		t.Errorf("code %d", w.Code)
+	}
+}
+
+// discardWriter is a minimal http.ResponseWriter so that the benchmark
+// measures the handler rather than httptest.ResponseRecorder.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(code int)        { d.code = code }
+
+func BenchmarkServeHTTP(b *testing.B) {
+	bearer, err := BearerToken("s3cr3t-token")
+	if err != nil {
+		b.Fatal(err)
+	}
+	basic, err := BasicAuth("alertmanager", "pa55word")
+	if err != nil {
+		b.Fatal(err)
+	}
+	auth, err := AnyOf(bearer, basic)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{1, 10} {
+		b.Run("alerts="+strconv.Itoa(n), func(b *testing.B) {
+			e := newEnv(b, 1024, Options{Auth: auth})
+			body, offsets := benchPayload(b, n)
+			rd := bytes.NewReader(body)
+			r := httptest.NewRequest(http.MethodPost, "/api/v1/alerts", rd)
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Authorization", "Bearer s3cr3t-token")
+			w := &discardWriter{h: make(http.Header)}
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			var i uint32
+			for b.Loop() {
+				i++
+				stampFingerprints(body, offsets, i)
+				rd.Reset(body)
+				r.Body = io.NopCloser(rd)
+				clear(w.h)
+				e.h.ServeHTTP(w, r)
+				if w.code != http.StatusOK {
+					b.Fatalf("code %d", w.code)
+				}
+				for range n {
+					<-e.q.C()
+				}
+			}
+			if got := testutil.ToFloat64(e.m.duplicates); got != 0 {
+				b.Fatalf("%v duplicates: dedupe keys were not unique", got)
+			}
+		})
+	}
+}
