@@ -31,6 +31,9 @@ func (e *Engine) Watch(ctx context.Context) error {
 	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	// The timer starts at the first event of a burst and is not pushed back by
+	// later ones, so a directory that keeps changing still reloads.
+	pending := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -44,13 +47,17 @@ func (e *Engine) Watch(ctx context.Context) error {
 				// mean it vanished again.
 				_ = addTree(w, ev.Name)
 			}
-			timer.Reset(reloadDebounce)
+			if !pending {
+				pending = true
+				timer.Reset(reloadDebounce)
+			}
 		case err, ok := <-w.Errors:
 			if !ok {
 				return nil
 			}
 			e.log.Warn("policy directory watch error", "dir", e.dir, "err", err)
 		case <-timer.C:
+			pending = false
 			e.log.Info("policy files changed, reloading", "dir", e.dir)
 			_ = e.Reload(ctx) // Reload logs and counts its own failure.
 		}

@@ -142,7 +142,13 @@ func (d *Daemon) authenticated(h http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !d.opts.Auth.Authenticate(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="remediator"`)
+			challenges := []string{`Bearer realm="` + receiver.Realm + `"`}
+			if c, ok := d.opts.Auth.(receiver.Challenger); ok {
+				challenges = c.Challenges()
+			}
+			for _, c := range challenges {
+				w.Header().Add("WWW-Authenticate", c)
+			}
 			writeText(w, http.StatusUnauthorized, "unauthorized\n")
 			return
 		}
