@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -56,7 +57,7 @@ func (d *defined[P, PP]) Plan(t Target, p Params) (Plan, error) {
 	if p == nil {
 		p = Params{}
 	}
-	return Plan{Action: d.spec.Name, Target: t, Params: p, Calls: calls}, nil
+	return Plan{Action: d.spec.Name, Params: p, Calls: calls}, nil
 }
 
 // Decode decodes p into the action's typed parameters, for a backend that
@@ -69,6 +70,15 @@ func Decode[P any, PP interface {
 }
 
 func (d *defined[P, PP]) decode(p Params) (*P, error) {
+	// encoding/json matches keys to fields case-insensitively, so without
+	// this check "Idle_Seconds" would set idle_seconds behind the back of a
+	// policy that caps or floors the parameter by its exact name.
+	docs := paramDocs(reflect.TypeFor[P]())
+	for _, k := range slices.Sorted(maps.Keys(p)) {
+		if !slices.ContainsFunc(docs, func(doc ParamDoc) bool { return doc.Name == k }) {
+			return nil, fmt.Errorf("invalid params: unknown parameter %q (%s)", k, knownParams(docs))
+		}
+	}
 	raw, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("encoding params: %w", err)
@@ -83,6 +93,17 @@ func (d *defined[P, PP]) decode(p Params) (*P, error) {
 		return nil, fmt.Errorf("invalid params: %w", err)
 	}
 	return typed, nil
+}
+
+func knownParams(docs []ParamDoc) string {
+	if len(docs) == 0 {
+		return "the action takes none"
+	}
+	names := make([]string, len(docs))
+	for i, d := range docs {
+		names[i] = d.Name
+	}
+	return "known: " + strings.Join(names, ", ")
 }
 
 // paramDocs documents the json-tagged fields of t from their `doc` tags.

@@ -69,6 +69,9 @@ func (t Target) String() string {
 	if t.Database != "" {
 		name = strings.TrimPrefix(name+"/"+t.Database, "/")
 	}
+	if name == "" {
+		name = t.Instance // a Redis target has only its instance
+	}
 	return t.Kind + " " + name
 }
 
@@ -79,7 +82,6 @@ type Params map[string]any
 // Plan says what an action would do, without doing it.
 type Plan struct {
 	Action string `json:"action"`
-	Target Target `json:"target"`
 	Params Params `json:"params"`
 	// Calls are the API calls or queries the action would issue, in order.
 	Calls []string `json:"calls"`

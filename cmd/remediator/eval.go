@@ -223,4 +223,3 @@ func compactJSON(v any) string {
 	}
 	return string(b)
 }
-
