@@ -231,6 +231,18 @@ func TestServeProcess(t *testing.T) {
 		logs = append(logs, l)
 		planned = strings.Contains(l, "action planned (dry-run)") && strings.Contains(l, `"fingerprint":"a1b2c3d4e5f60001"`) && strings.Contains(l, `"runbook":"HighCPUUsage"`)
 	}
+	// SIGHUP reloads the policy.
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for reloaded := false; !reloaded; {
+		l, ok := <-lines
+		if !ok {
+			t.Fatalf("daemon exited after SIGHUP:\n%s", strings.Join(logs, "\n"))
+		}
+		logs = append(logs, l)
+		reloaded = strings.Contains(l, `"msg":"policy reloaded"`)
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
