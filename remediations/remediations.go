@@ -49,8 +49,8 @@ type Target struct {
 func (t Target) Key() string {
 	parts := []string{t.Kind}
 	ns := t.Namespace
-	if ns == t.Name {
-		ns = "" // a Namespace target names itself once
+	if t.Kind == "Namespace" {
+		ns = "" // a Namespace target is its own namespace: name it once
 	}
 	for _, p := range []string{ns, t.Name, t.Database, t.Instance} {
 		if p != "" {
@@ -63,7 +63,7 @@ func (t Target) Key() string {
 // String is the target as a person reads it, e.g. Deployment order-context/order-service.
 func (t Target) String() string {
 	name := t.Name
-	if t.Namespace != "" && t.Namespace != t.Name {
+	if t.Namespace != "" && t.Kind != "Namespace" {
 		name = t.Namespace + "/" + name
 	}
 	if t.Database != "" {

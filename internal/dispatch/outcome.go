@@ -57,7 +57,7 @@ type OptionOutcome struct {
 	// Params are the runbook's parameters rendered for this alert.
 	Params remediations.Params `json:"params"`
 	// Decision is nil when the option could not be evaluated (see Error).
-	Decision *policies.Decision  `json:"decision,omitempty"`
+	Decision *policies.Decision   `json:"decision,omitempty"`
 	Result   *remediations.Result `json:"result,omitempty"`
 	Error    string               `json:"error,omitempty"`
 }

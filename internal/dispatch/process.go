@@ -274,4 +274,3 @@ func resultLabel(res *remediations.Result, err error) string {
 		return "success"
 	}
 }
-

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -135,9 +137,14 @@ func (s TargetSpec) required() []requirement {
 	case "Deployment", "StatefulSet":
 		return []requirement{ns, name}
 	case "Namespace":
-		return []requirement{name}
+		// Resolve falls back to the namespace labels for the name.
+		return []requirement{{"name", slices.Concat(s.Name, s.Namespace), name.value}}
 	case "PostgreSQL":
 		return []requirement{{"database", s.Database, func(t remediations.Target) string { return t.Database }}}
+	case "Redis":
+		// Without an instance every Redis alert would share one lock and one
+		// rate limit.
+		return []requirement{{"instance", s.Instance, func(t remediations.Target) string { return t.Instance }}}
 	}
 	return nil
 }
@@ -163,7 +170,7 @@ type Step struct {
 // UnmarshalYAML records the step's line for error messages.
 func (s *Step) UnmarshalYAML(n *yaml.Node) error {
 	type plain Step
-	if err := n.Decode((*plain)(s)); err != nil {
+	if err := decodeKnownFields(n, (*plain)(s), reflect.TypeFor[Step]()); err != nil {
 		return err
 	}
 	s.Line = n.Line
@@ -173,11 +180,76 @@ func (s *Step) UnmarshalYAML(n *yaml.Node) error {
 // UnmarshalYAML records the runbook's line for error messages.
 func (r *Runbook) UnmarshalYAML(n *yaml.Node) error {
 	type plain Runbook
-	if err := n.Decode((*plain)(r)); err != nil {
+	if err := decodeKnownFields(n, (*plain)(r), reflect.TypeFor[Runbook]()); err != nil {
 		return err
 	}
 	r.Line = n.Line
 	return nil
+}
+
+// decodeKnownFields is n.Decode(out) rejecting unknown fields as DecodeStrict
+// does: yaml.v3's Node.Decode, which an UnmarshalYAML method must use, ignores
+// the decoder's KnownFields, so a typo inside a runbook or step (`parms:`)
+// would otherwise be silently dropped. t is out's struct type, for messages.
+func decodeKnownFields(n *yaml.Node, out any, t reflect.Type) error {
+	errs := unknownFields(n, t)
+	err := n.Decode(out)
+	if te := (*yaml.TypeError)(nil); errors.As(err, &te) {
+		errs = append(errs, te.Errors...)
+	} else if err != nil {
+		return err
+	}
+	if len(errs) > 0 {
+		return &yaml.TypeError{Errors: errs}
+	}
+	return nil
+}
+
+var yamlUnmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
+
+// unknownFields lists, worded as yaml.v3 does, the keys of the mapping n that
+// name no field of struct type t, recursing into nested structs that do not
+// decode themselves.
+func unknownFields(n *yaml.Node, t reflect.Type) []string {
+	if n.Kind != yaml.MappingNode {
+		return nil // not a mapping: Decode reports the type error
+	}
+	fields := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		fields[name] = f.Type
+	}
+	var errs []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		ft, ok := fields[k.Value]
+		if !ok {
+			if k.Value != "<<" {
+				errs = append(errs, fmt.Sprintf("line %d: field %s not found in type %s", k.Line, k.Value, t))
+			}
+			continue
+		}
+		elems := []*yaml.Node{v}
+		if ft.Kind() == reflect.Slice {
+			ft, elems = ft.Elem(), v.Content
+		}
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() != reflect.Struct || reflect.PointerTo(ft).Implements(yamlUnmarshaler) {
+			continue
+		}
+		for _, e := range elems {
+			errs = append(errs, unknownFields(e, ft)...)
+		}
+	}
+	return errs
 }
 
 // ActionImpl is the catalogue entry the step names (set by Compile).
@@ -213,7 +285,7 @@ func (s *Step) compile(catalog *remediations.Catalog, want remediations.Kind) er
 		return &lineError{line: s.Line, err: fmt.Errorf("unknown action %q (known: %s)", s.Action, strings.Join(catalog.Names(), ", "))}
 	}
 	if k := a.Spec().Kind; k != want {
-		return &lineError{line: s.Line, err: fmt.Errorf("action %q is an %s, not an %s", s.Action, k, want)}
+		return &lineError{line: s.Line, err: fmt.Errorf("action %q is for %ss, not %ss", s.Action, k, want)}
 	}
 	s.action = a
 	s.templates = map[string]*template.Template{}

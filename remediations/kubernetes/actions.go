@@ -72,6 +72,9 @@ func (p *ScaleParams) Validate() error {
 	if p.MaxReplicas < 0 || p.MinReplicas < 0 {
 		return errors.New("min_replicas and max_replicas must not be negative")
 	}
+	if p.Replicas != nil && p.MaxReplicas > 0 && *p.Replicas > p.MaxReplicas {
+		return fmt.Errorf("replicas %d is above max_replicas %d", *p.Replicas, p.MaxReplicas)
+	}
 	if p.MaxReplicas > 0 && p.MinReplicas > p.MaxReplicas {
 		return fmt.Errorf("min_replicas %d is above max_replicas %d", p.MinReplicas, p.MaxReplicas)
 	}

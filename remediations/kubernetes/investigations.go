@@ -36,6 +36,9 @@ var PodStatus = remediations.Define(remediations.Spec{
 	if t.Pod != "" {
 		return []string{fmt.Sprintf("GET v1 pods %s/%s", ns, t.Pod)}, nil
 	}
+	if t.Kind == KindNamespace {
+		return []string{"LIST v1 pods " + ns}, nil
+	}
 	return []string{fmt.Sprintf("LIST v1 pods %s owned by %s %s", ns, t.Kind, t.Name)}, nil
 })
 

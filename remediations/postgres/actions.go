@@ -85,7 +85,7 @@ var TerminateIdle = remediations.Define(remediations.Spec{
 		fmt.Sprintf("datname = %s", quote(db)),
 		"state IN (" + states + ")",
 		fmt.Sprintf("state_change < now() - interval '%d seconds'", p.IdleSeconds),
-		"pid <> pg_backend_pid()", "NOT usesuper", "backend_type = 'client backend'",
+		"pid <> pg_backend_pid()", "NOT rolsuper", "backend_type = 'client backend'",
 	}
 	for _, f := range []struct {
 		col, op string
