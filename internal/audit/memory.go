@@ -11,21 +11,25 @@ import (
 // Memory keeps the most recent outcomes in memory, oldest dropped first.
 type Memory struct {
 	mu    sync.Mutex
-	limit int
-	items []dispatch.Outcome
+	items []dispatch.Outcome // ring buffer of cap limit
+	next  int                // where the next outcome goes once the ring is full
 }
 
 // NewMemory keeps at most limit outcomes.
-func NewMemory(limit int) *Memory { return &Memory{limit: max(limit, 1)} }
+func NewMemory(limit int) *Memory {
+	return &Memory{items: make([]dispatch.Outcome, 0, max(limit, 1))}
+}
 
 // Record implements dispatch.Recorder.
 func (m *Memory) Record(_ context.Context, o dispatch.Outcome) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(m.items) == m.limit {
-		m.items = append(m.items[:0], m.items[1:]...)
+	if len(m.items) < cap(m.items) {
+		m.items = append(m.items, o)
+		return nil
 	}
-	m.items = append(m.items, o)
+	m.items[m.next] = o
+	m.next = (m.next + 1) % len(m.items)
 	return nil
 }
 
@@ -33,5 +37,7 @@ func (m *Memory) Record(_ context.Context, o dispatch.Outcome) error {
 func (m *Memory) List() []dispatch.Outcome {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]dispatch.Outcome(nil), m.items...)
+	out := make([]dispatch.Outcome, 0, len(m.items))
+	out = append(out, m.items[m.next:]...)
+	return append(out, m.items[:m.next]...)
 }
