@@ -1,7 +1,11 @@
-# Parameter caps: the policy lowers (or, for floors, raises) an action's
-# parameters to the configured limits instead of denying it, and denies the
-# parameters it cannot make safe. Every change is one entry of the set capped,
-# which remediator.rego turns into param_overrides and adjustments.
+# Parameter caps: the policy lowers (or, for the idle floor, raises) an
+# action's parameters to the configured limits instead of denying it, and
+# denies the parameters it cannot make safe. Every change is one entry of the
+# set capped, which remediator.rego turns into param_overrides and adjustments.
+#
+# Performance: rules that concern one action start with
+# input.action.name == "...", which OPA's rule index uses to skip them for
+# every other action; keep it that way when adding rules.
 package remediator
 
 change(param, value, message) := {"param": param, "value": value, "message": message}
@@ -11,7 +15,7 @@ invalid_params(message) := {
 	"message": sprintf("%s: %s", [action_name, message]),
 }
 
-# --- Numeric caps and floors ---------------------------------------------------
+# --- Numeric caps --------------------------------------------------------------
 
 # Numeric parameters capped from above, by action: parameter -> config key.
 upper_caps := {
@@ -22,64 +26,72 @@ upper_caps := {
 	"redis.delete_keys": {"max_keys": "max_keys_deleted"},
 }
 
-# Numeric parameters floored from below, by action: parameter -> config key.
-lower_floors := {"postgres.terminate_idle": {"idle_seconds": "min_idle_seconds"}}
-
 # Limits that the actions read as "no limit" when absent or 0 (their Go fields
 # are omitempty): the policy fills in the cap.
 limit_params := {"max_replicas", "max_pods", "max_sessions", "max_keys"}
 
-capped contains change(param, limit, sprintf("%s set to %v (cap %s)", [param, limit, key])) if {
+capped contains c if {
 	some param, key in upper_caps[action_name]
-	param in limit_params
-	object.get(params_in, param, null) == null
-	limit := cfg[key]
+	c := upper_cap_change(param, key, object.get(params_in, param, null), cfg[key])
 }
 
-capped contains change(
-	param, limit,
-	sprintf("%s set to %v (cap %s; %v means no limit)", [param, limit, key, v]),
-) if {
-	some param, key in upper_caps[action_name]
+# The change that caps parameter param (value v) at limit (config key key);
+# undefined when v is within the limit or not a number.
+upper_cap_change(param, key, v, limit) := change(param, limit, sprintf("%s set to %v (cap %s)", [param, limit, key])) if {
+	v == null
 	param in limit_params
-	v := params_in[param]
+} else := change(param, limit, sprintf("%s set to %v (cap %s; %v means no limit)", [param, limit, key, v])) if {
 	is_number(v)
 	v <= 0
-	limit := cfg[key]
-}
-
-capped contains change(param, limit, sprintf("%s lowered from %v to %v (cap %s)", [param, v, limit, key])) if {
-	some param, key in upper_caps[action_name]
-	v := params_in[param]
+	param in limit_params
+} else := change(param, limit, sprintf("%s lowered from %v to %v (cap %s)", [param, v, limit, key])) if {
 	is_number(v)
 	v > 0
-	limit := cfg[key]
 	v > limit
 }
 
-capped contains change(param, limit, sprintf("%s raised from %v to %v (floor %s)", [param, v, limit, key])) if {
-	some param, key in lower_floors[action_name]
-	v := params_in[param]
-	is_number(v)
-	limit := cfg[key]
-	v < limit
-}
-
+# (type_name rather than "not is_number": a negation costs more than a comparison.)
 deny contains invalid_params(sprintf("%s must be a number, not %s", [param, json.marshal(v)])) if {
-	some table in [upper_caps, lower_floors]
-	some param, _ in table[action_name]
+	some param, _ in upper_caps[action_name]
 	v := params_in[param]
 	v != null
-	not is_number(v)
+	type_name(v) != "number"
+}
+
+# --- Idle floor ----------------------------------------------------------------
+
+capped contains change(
+	"idle_seconds", cfg.min_idle_seconds,
+	sprintf("idle_seconds raised from %v to %v (floor min_idle_seconds)", [v, cfg.min_idle_seconds]),
+) if {
+	input.action.name == "postgres.terminate_idle"
+	v := params_in.idle_seconds
+	is_number(v)
+	v < cfg.min_idle_seconds
+}
+
+deny contains invalid_params(sprintf("idle_seconds must be a number, not %s", [json.marshal(v)])) if {
+	input.action.name == "postgres.terminate_idle"
+	v := params_in.idle_seconds
+	v != null
+	type_name(v) != "number"
 }
 
 # --- Replicas ------------------------------------------------------------------
 
-deny contains {
+deny contains below_min_replicas if {
+	input.action.name == "kubernetes.scale"
+}
+
+deny contains below_min_replicas if {
+	input.action.name == "kubernetes.scale_namespace"
+}
+
+# Checked on the capped params: a cap of 0 makes replicas 0 too.
+below_min_replicas := {
 	"code": "below_min_replicas",
 	"message": sprintf("%s: replicas %v is below 1 (0 needs allow_zero: true)", [action_name, r]),
 } if {
-	action_name in {"kubernetes.scale", "kubernetes.scale_namespace"}
 	r := params.replicas
 	is_number(r)
 	r < 1
@@ -100,7 +112,7 @@ deny contains {
 		[current, limit],
 	),
 } if {
-	action_name == "kubernetes.scale"
+	input.action.name == "kubernetes.scale"
 	current := input.target.currentReplicas
 	is_number(current)
 	limit := params.max_replicas
@@ -112,7 +124,7 @@ deny contains {
 # No absolute replica count, and not a scale-in by a negative step or a factor
 # below 1.
 scale_out if {
-	not is_number(params_in.replicas)
+	not is_number(object.get(params_in, "replicas", null))
 	not scale_in
 }
 
@@ -130,8 +142,9 @@ scale_in if {
 
 resource_cap_keys := {"cpu": "max_cpu", "memory": "max_memory"}
 
-# The config key and the cap of kubernetes.set_resources' resource.
-resource_cap_key := resource_cap_keys[params_in.resource] if action_name == "kubernetes.set_resources"
+# The config key and the cap (a quantity string) of the resource of
+# kubernetes.set_resources; undefined for any other resource.
+resource_cap_key := resource_cap_keys[params_in.resource]
 
 resource_cap := quantity_string(cfg[resource_cap_key])
 
@@ -139,8 +152,8 @@ deny contains invalid_params(sprintf(
 	"resource must be cpu or memory, not %s",
 	[json.marshal(object.get(params_in, "resource", null))],
 )) if {
-	action_name == "kubernetes.set_resources"
-	not resource_cap_keys[params_in.resource]
+	input.action.name == "kubernetes.set_resources"
+	not object.get(params_in, "resource", null) in object.keys(resource_cap_keys)
 }
 
 # "" and null mean "not set" (value: use factor; max: no limit).
@@ -148,7 +161,7 @@ deny contains invalid_params(sprintf(
 	"%s must be a positive Kubernetes quantity such as \"500m\" or \"512Mi\", not %s",
 	[key, json.marshal(q)],
 )) if {
-	action_name == "kubernetes.set_resources"
+	input.action.name == "kubernetes.set_resources"
 	some key in ["max", "value"]
 	q := params_in[key]
 	not q in {null, ""}
@@ -156,10 +169,12 @@ deny contains invalid_params(sprintf(
 }
 
 capped contains change("max", resource_cap, sprintf("max set to %s (cap %s)", [resource_cap, resource_cap_key])) if {
+	input.action.name == "kubernetes.set_resources"
 	object.get(params_in, "max", null) in {null, ""}
 }
 
 capped contains change(key, resource_cap, sprintf("%s lowered from %s to %s (cap %s)", [key, q, resource_cap, resource_cap_key])) if {
+	input.action.name == "kubernetes.set_resources"
 	some key in ["max", "value"]
 	q := params_in[key]
 	valid_quantity(q)
@@ -169,7 +184,7 @@ capped contains change(key, resource_cap, sprintf("%s lowered from %s to %s (cap
 # --- Selectors and patterns ----------------------------------------------------
 
 deny contains invalid_params("selector is required (deleting every pod of a namespace is never intended)") if {
-	action_name == "kubernetes.delete_pods"
+	input.action.name == "kubernetes.delete_pods"
 	not non_blank_string(object.get(params_in, "selector", null))
 }
 
@@ -177,7 +192,7 @@ deny contains invalid_params(sprintf(
 	"pattern %s would match every key; name a prefix",
 	[json.marshal(object.get(params_in, "pattern", null))],
 )) if {
-	action_name == "redis.delete_keys"
+	input.action.name == "redis.delete_keys"
 	not specific_pattern(object.get(params_in, "pattern", null))
 }
 

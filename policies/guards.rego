@@ -53,13 +53,15 @@ deny contains {
 	"code": "env_not_allowed",
 	"message": sprintf("environment variable %s is not in allowed_env_names", [json.marshal(env_name)]),
 } if {
-	action_name == "kubernetes.set_env"
+	input.action.name == "kubernetes.set_env"
 	count(cfg.allowed_env_names) > 0
 	env_name := object.get(params_in, "name", null)
 	not env_name in cfg.allowed_env_names
 }
 
 # --- How often -----------------------------------------------------------------
+#
+# A missing history counter counts as 0 (object.get's default).
 
 # The cooldown of the action: cooldowns[action] if set, else cooldown_seconds.
 action_cooldown := s if {
@@ -83,28 +85,31 @@ deny contains {
 	"code": "rate_limit_target",
 	"message": sprintf(
 		"%v actions on this target in the last hour; the limit is %v (max_actions_per_target_per_hour)",
-		[history_count("target_actions_last_hour"), cfg.max_actions_per_target_per_hour],
+		[n, cfg.max_actions_per_target_per_hour],
 	),
 } if {
-	history_count("target_actions_last_hour") >= cfg.max_actions_per_target_per_hour
+	n := object.get(input, ["history", "target_actions_last_hour"], 0)
+	n >= cfg.max_actions_per_target_per_hour
 }
 
 deny contains {
 	"code": "rate_limit_global",
 	"message": sprintf(
 		"%v actions in the last hour across all targets; the limit is %v (max_actions_per_hour)",
-		[history_count("global_actions_last_hour"), cfg.max_actions_per_hour],
+		[n, cfg.max_actions_per_hour],
 	),
 } if {
-	history_count("global_actions_last_hour") >= cfg.max_actions_per_hour
+	n := object.get(input, ["history", "global_actions_last_hour"], 0)
+	n >= cfg.max_actions_per_hour
 }
 
 deny contains {
 	"code": "circuit_open",
 	"message": sprintf(
 		"circuit open: %v consecutive failed actions, the limit is %v (max_consecutive_failures)",
-		[history_count("consecutive_failures"), cfg.max_consecutive_failures],
+		[n, cfg.max_consecutive_failures],
 	),
 } if {
-	history_count("consecutive_failures") >= cfg.max_consecutive_failures
+	n := object.get(input, ["history", "consecutive_failures"], 0)
+	n >= cfg.max_consecutive_failures
 }

@@ -71,6 +71,9 @@ type Handler struct {
 	metrics *Metrics
 	now     func() time.Time
 
+	// tooLarge is the 413 message, built once.
+	tooLarge string
+
 	// mu makes check → push → mark atomic across concurrent requests, so that
 	// two deliveries of the same notification (Alertmanager HA peers, or a
 	// retry racing the original) cannot both be queued.
@@ -105,6 +108,7 @@ func New(q Enqueuer, seen Deduper, opts Options) *Handler {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	h.tooLarge = fmt.Sprintf("request body exceeds %d bytes", h.maxBody)
 	return h
 }
 
@@ -144,16 +148,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 		w.Header().Set("Allow", http.MethodPost)
 		return h.reject(w, r, http.StatusMethodNotAllowed, "method not allowed, use POST")
 	}
-	tooLarge := fmt.Sprintf("request body exceeds %d bytes", h.maxBody)
 	// A declared length over the limit is refused without reading a byte.
 	if r.ContentLength > h.maxBody {
-		return h.reject(w, r, http.StatusRequestEntityTooLarge, tooLarge)
+		return h.reject(w, r, http.StatusRequestEntityTooLarge, h.tooLarge)
 	}
 	body := http.MaxBytesReader(w, r.Body, h.maxBody)
 	msg, err := Decode(body)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return h.reject(w, r, http.StatusRequestEntityTooLarge, tooLarge)
+			return h.reject(w, r, http.StatusRequestEntityTooLarge, h.tooLarge)
 		}
 		return h.reject(w, r, http.StatusBadRequest, err.Error())
 	}
@@ -175,12 +178,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 		}
 		return h.reject(w, r, http.StatusServiceUnavailable, reason, attrs...)
 	}
-	for _, a := range accepted {
-		h.log.Debug("alert accepted",
-			slog.String("fingerprint", a.Fingerprint),
-			slog.String("alertname", a.Name()),
-			slog.String("status", a.Status),
-			slog.String("group_key", a.GroupKey))
+	// Checked once, so that a disabled debug level costs nothing per alert.
+	if h.log.Enabled(r.Context(), slog.LevelDebug) {
+		for _, a := range accepted {
+			h.log.LogAttrs(r.Context(), slog.LevelDebug, "alert accepted",
+				slog.String("fingerprint", a.Fingerprint),
+				slog.String("alertname", a.Name()),
+				slog.String("status", a.Status),
+				slog.String("group_key", a.GroupKey))
+		}
 	}
 	writeJSON(w, http.StatusOK, successResponse{Status: "success", Accepted: len(accepted), Duplicates: duplicates})
 	return http.StatusOK
@@ -195,18 +201,19 @@ var errQueueFull = errors.New("queue full")
 func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted []alert.Alert, duplicates int, err error) {
 	keys := make([]string, 0, len(alerts))
 	fresh := make([]alert.Alert, 0, len(alerts))
+	inPayload := make(map[string]struct{}, len(alerts))
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, a := range alerts {
 		k := alert.Key(a.Alert)
 		// Alertmanager never repeats an alert within a group, but a
-		// hand-crafted payload might; treat the repeat as a duplicate.
-		// Linear search: groups are small and this avoids a map per request.
-		if containsKey(keys, k) {
+		// hand-crafted payload might; the repeat is a duplicate.
+		if _, dup := inPayload[k]; dup {
 			duplicates++
 			continue
 		}
+		inPayload[k] = struct{}{}
 		seen, err := h.seen.Seen(ctx, k)
 		if err != nil {
 			// Fail closed: without the dedupe store a retried notification
@@ -239,16 +246,6 @@ func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted [
 			slog.Int("alerts", len(keys)), slog.Any("error", err))
 	}
 	return fresh, duplicates, nil
-}
-
-// containsKey reports whether keys contains k.
-func containsKey(keys []string, k string) bool {
-	for _, x := range keys {
-		if x == k {
-			return true
-		}
-	}
-	return false
 }
 
 // reject writes a JSON error and logs why at warn level. The reason never

@@ -6,6 +6,7 @@
 package receiver
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,60 +67,72 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 
 const reasonRead = "reading body"
 
-// errRecorder remembers the first read error other than io.EOF, because
-// json.Decoder returns such errors bare and they would otherwise be
-// indistinguishable from the body's own faults.
-type errRecorder struct {
-	r   io.Reader
-	err error
-}
-
-func (e *errRecorder) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if err != nil && err != io.EOF && e.err == nil {
-		e.err = err
-	}
-	return n, err
-}
-
 // Decode reads one webhook notification from r and validates it.
 //
 // Unknown fields are accepted, since Alertmanager adds fields over time; an
 // empty or null body, anything but whitespace after the object, a version
 // other than "4", no alerts, or an alert without a valid status, fingerprint,
-// startsAt or alertname label is rejected. Every error is a *DecodeError.
+// startsAt or alertname label is rejected. Every error is a *DecodeError; a
+// failure to read r (such as *http.MaxBytesError) is wrapped in it.
 func Decode(r io.Reader) (*Message, error) {
-	rec := &errRecorder{r: r}
-	dec := json.NewDecoder(rec)
+	// The whole body is read before decoding (json.Decoder would buffer it
+	// all too) so that an invalid alert can be located afterwards.
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, &DecodeError{Reason: reasonRead, Err: err}
+	}
+	return decode(data)
+}
+
+// decode is Decode on a body already read.
+func decode(data []byte) (*Message, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, &DecodeError{Reason: "empty body"}
+	}
 	// Decoding into a pointer leaves it nil for a JSON null, which is how a
 	// null body is told apart from an empty object.
 	var m *Message
-	if err := dec.Decode(&m); err != nil {
-		switch {
-		case rec.err != nil:
-			return nil, &DecodeError{Reason: reasonRead, Err: rec.err}
-		case errors.Is(err, io.EOF):
-			return nil, &DecodeError{Reason: "empty body"}
-		default:
-			return nil, &DecodeError{Reason: "malformed JSON", Err: err}
-		}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, describeUnmarshalError(data, err)
 	}
 	if m == nil {
 		return nil, &DecodeError{Reason: "body is null"}
-	}
-	// A second value, or garbage, after the object is an error: a payload
-	// is one notification, and silently ignoring the rest would hide a
-	// broken sender.
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if rec.err != nil {
-			return nil, &DecodeError{Reason: reasonRead, Err: rec.err}
-		}
-		return nil, &DecodeError{Reason: "unexpected data after the JSON object"}
 	}
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// describeUnmarshalError turns a json.Unmarshal error into a DecodeError that
+// says where the problem is. It runs only on failure, so it may decode again.
+func describeUnmarshalError(data []byte, err error) *DecodeError {
+	if _, ok := errors.AsType[*json.SyntaxError](err); ok {
+		// Unmarshal rejects data after the value as a syntax error too.
+		// That one is worth its own message: a payload is one notification,
+		// and a second value means a broken sender.
+		var first json.RawMessage
+		if json.NewDecoder(bytes.NewReader(data)).Decode(&first) == nil {
+			return &DecodeError{Reason: "unexpected data after the JSON object"}
+		}
+		return &DecodeError{Reason: "malformed JSON", Err: err}
+	}
+	// Well-formed JSON of the wrong shape (a number for a label, a startsAt
+	// that is not a time). encoding/json does not report the index of the
+	// failing array element, so look for the first alert that does not
+	// decode on its own.
+	var probe struct {
+		Alerts []json.RawMessage `json:"alerts"`
+	}
+	if json.Unmarshal(data, &probe) == nil {
+		for i, raw := range probe.Alerts {
+			var a template.Alert
+			if aerr := json.Unmarshal(raw, &a); aerr != nil {
+				return &DecodeError{Field: fmt.Sprintf("alerts[%d]", i), Reason: "invalid alert", Err: aerr}
+			}
+		}
+	}
+	return &DecodeError{Reason: "invalid payload", Err: err}
 }
 
 // Validate checks the rules Decode enforces on a well-formed message. The

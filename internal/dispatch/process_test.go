@@ -88,8 +88,8 @@ func TestProcess(t *testing.T) {
 			alert: cpuAlert("f1", "shop", "web"), status: dispatch.StatusPlanned, chosen: 1, options: 1, recorded: 1,
 		},
 		{
-			name:  "resolved alerts never act",
-			alert: func() alert.Alert { a := cpuAlert("f1", "shop", "web"); a.Status = "resolved"; return a }(),
+			name:   "resolved alerts never act",
+			alert:  func() alert.Alert { a := cpuAlert("f1", "shop", "web"); a.Status = "resolved"; return a }(),
 			status: dispatch.StatusResolved,
 		},
 		{
