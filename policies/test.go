@@ -14,13 +14,11 @@ import (
 // Test runs the set's Rego unit tests (`test_` rules in *_test.rego and
 // elsewhere) and fails if any fails or errors.
 func (s *Set) Test(ctx context.Context) error {
-	ch, err := tester.NewRunner().
-		SetStore(s.newStore()).
-		CapturePrintOutput(true).
-		Run(ctx, s.Modules)
+	ch, done, err := s.run(ctx, tester.NewRunner().CapturePrintOutput(true))
 	if err != nil {
-		return fmt.Errorf("running policy tests: %w", err)
+		return err
 	}
+	defer done()
 	var failed []string
 	for r := range ch {
 		if r.Fail || r.Error != nil {
@@ -41,16 +39,17 @@ func (s *Set) Test(ctx context.Context) error {
 // TestReport runs the set's tests like `opa test [-v] [--coverage]`, writing
 // the same report to w. It returns false if any test failed.
 func (s *Set) TestReport(ctx context.Context, w io.Writer, verbose, coverage bool, threshold float64) (bool, error) {
-	runner := tester.NewRunner().SetStore(s.newStore()).CapturePrintOutput(true)
+	runner := tester.NewRunner().CapturePrintOutput(true)
 	var cov *cover.Cover
 	if coverage {
 		cov = cover.New()
 		runner = runner.SetCoverageQueryTracer(cov)
 	}
-	ch, err := runner.Run(ctx, s.Modules)
+	ch, done, err := s.run(ctx, runner)
 	if err != nil {
-		return false, fmt.Errorf("running policy tests: %w", err)
+		return false, err
 	}
+	defer done()
 	// Count failures as results stream past the reporter.
 	failed := false
 	counted := make(chan *tester.Result)
@@ -73,4 +72,20 @@ func (s *Set) TestReport(ctx context.Context, w io.Writer, verbose, coverage boo
 		return false, repErr
 	}
 	return !failed, nil
+}
+
+// run starts the set's tests on runner, in a read transaction on a fresh store
+// holding the set's data. done ends the transaction once ch is drained.
+func (s *Set) run(ctx context.Context, runner *tester.Runner) (ch chan *tester.Result, done func(), err error) {
+	store := s.newStore()
+	txn, err := store.NewTransaction(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening policy store: %w", err)
+	}
+	ch, err = runner.SetStore(store).SetModules(s.Modules).RunTests(ctx, txn)
+	if err != nil {
+		store.Abort(ctx, txn)
+		return nil, nil, fmt.Errorf("running policy tests: %w", err)
+	}
+	return ch, func() { store.Abort(ctx, txn) }, nil
 }
