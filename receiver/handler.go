@@ -161,7 +161,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 		return h.reject(w, r, http.StatusBadRequest, err.Error())
 	}
 
-	alerts := msg.Alerts(h.now())
+	alerts := msg.Queued(h.now())
 	for i := range alerts {
 		h.metrics.received.WithLabelValues(alerts[i].Name(), alerts[i].Status).Inc()
 	}

@@ -168,9 +168,9 @@ func validateAlert(a template.Alert) string {
 	return ""
 }
 
-// Alerts converts the message into the queue's unit of work, one per alert,
+// Queued converts the message into the queue's unit of work, one per alert,
 // each recording the notification it came in and when it was received.
-func (m *Message) Alerts(receivedAt time.Time) []alert.Alert {
+func (m *Message) Queued(receivedAt time.Time) []alert.Alert {
 	if m.Data == nil {
 		return nil
 	}

@@ -185,7 +185,7 @@ func TestMessageAlerts(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2025, 6, 12, 9, 45, 0, 0, time.UTC)
-	got := msg.Alerts(at)
+	got := msg.Queued(at)
 	if len(got) != 3 {
 		t.Fatalf("got %d alerts, want 3", len(got))
 	}
@@ -200,7 +200,7 @@ func TestMessageAlerts(t *testing.T) {
 	if !got[0].Firing() || got[2].Firing() {
 		t.Errorf("statuses: %q %q", got[0].Status, got[2].Status)
 	}
-	if (&Message{}).Alerts(at) != nil {
+	if (&Message{}).Queued(at) != nil {
 		t.Error("a message without data has alerts")
 	}
 }
@@ -284,8 +284,8 @@ func assertValid(t *testing.T, msg *Message) {
 		}
 	}
 	// The conversion to the queue unit must not lose alerts or keys.
-	if got := msg.Alerts(time.Unix(0, 0)); len(got) != len(msg.Data.Alerts) {
-		t.Fatalf("Alerts returned %d of %d", len(got), len(msg.Data.Alerts))
+	if got := msg.Queued(time.Unix(0, 0)); len(got) != len(msg.Data.Alerts) {
+		t.Fatalf("Queued returned %d of %d", len(got), len(msg.Data.Alerts))
 	}
 	for _, a := range msg.Data.Alerts {
 		if alert.Key(a) == "" {

@@ -137,7 +137,7 @@ func TestDecodeAlertmanagerOutput(t *testing.T) {
 	if !messagesEqual(got, (*Message)(msg)) {
 		t.Errorf("decoded %+v\nsent    %+v", got, msg)
 	}
-	alerts := got.Alerts(now)
+	alerts := got.Queued(now)
 	if len(alerts) != 2 || !alerts[0].Firing() || alerts[1].Firing() ||
 		alerts[0].Fingerprint != firing.Fingerprint().String() || alerts[1].Fingerprint != resolved.Fingerprint().String() {
 		t.Errorf("alerts %+v", alerts)

@@ -121,7 +121,7 @@ func (c *evalCmd) eval(ctx context.Context, stderr io.Writer) (*EvalOutput, erro
 		Executor: remediations.DryRun{}, DryRun: true, Log: log, Metrics: dispatch.NewMetrics(nil), Now: clock,
 	}
 	out := &EvalOutput{Alerts: []dispatch.Outcome{}}
-	for _, a := range msg.Alerts(now) {
+	for _, a := range msg.Queued(now) {
 		out.Alerts = append(out.Alerts, p.Process(ctx, a))
 	}
 	return out, nil

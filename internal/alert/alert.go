@@ -3,7 +3,6 @@
 package alert
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
@@ -37,5 +36,7 @@ func (a Alert) Firing() bool { return a.Status == StatusFiring }
 // part of the key so that the resolution of an alert is never mistaken for a
 // duplicate of its firing notification.
 func Key(a template.Alert) string {
-	return a.Fingerprint + "/" + strconv.FormatInt(a.StartsAt.UnixNano(), 10) + "/" + a.Status
+	// RFC 3339 rather than UnixNano, which overflows outside 1678-2262 and
+	// would give two start times one key.
+	return a.Fingerprint + "/" + a.StartsAt.UTC().Format(time.RFC3339Nano) + "/" + a.Status
 }
