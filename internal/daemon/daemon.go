@@ -213,6 +213,9 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 		serveErr <- err
 	}()
 	d.ready.Store(true)
+	if d.opts.Auth == nil {
+		d.log.Warn("the webhook accepts unauthenticated requests; set REMEDIATOR_AUTH_TOKEN (or basic auth) before exposing it", "address", ln.Addr().String())
+	}
 	d.log.Info("remediator listening", "address", ln.Addr().String(), "tls", d.cfg.Server.TLSCertFile != "",
 		"auth", d.opts.Auth != nil, "dry_run", d.cfg.DryRun, "runbooks", len(d.cfg.RunbookSet.Runbooks),
 		"workers", d.cfg.Dispatcher.Workers, "queue_size", d.cfg.Receiver.QueueSize)
