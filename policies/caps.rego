@@ -37,25 +37,27 @@ capped contains c if {
 
 # The change that caps parameter param (value v) at limit (config key key);
 # undefined when v is within the limit or not a number.
-upper_cap_change(param, key, v, limit) := change(param, limit, sprintf("%s set to %v (cap %s)", [param, limit, key])) if {
+# The branches exclude each other; the cheapest test that fails for a value
+# within the limit comes first in each.
+upper_cap_change(param, key, v, limit) := change(param, limit, sprintf("%s lowered from %v to %v (cap %s)", [param, v, limit, key])) if {
+	v > limit
+	is_number(v)
+	v > 0
+} else := change(param, limit, sprintf("%s set to %v (cap %s)", [param, limit, key])) if {
 	v == null
 	param in limit_params
 } else := change(param, limit, sprintf("%s set to %v (cap %s; %v means no limit)", [param, limit, key, v])) if {
-	is_number(v)
 	v <= 0
-	param in limit_params
-} else := change(param, limit, sprintf("%s lowered from %v to %v (cap %s)", [param, v, limit, key])) if {
 	is_number(v)
-	v > 0
-	v > limit
+	param in limit_params
 }
 
 # (type_name rather than "not is_number": a negation costs more than a comparison.)
 deny contains invalid_params(sprintf("%s must be a number, not %s", [param, json.marshal(v)])) if {
 	some param, _ in upper_caps[action_name]
 	v := params_in[param]
-	v != null
 	type_name(v) != "number"
+	v != null
 }
 
 # --- Idle floor ----------------------------------------------------------------
@@ -114,10 +116,10 @@ deny contains {
 } if {
 	input.action.name == "kubernetes.scale"
 	current := input.target.currentReplicas
-	is_number(current)
 	limit := params.max_replicas
-	is_number(limit)
 	current >= limit
+	is_number(current)
+	is_number(limit)
 	scale_out
 }
 

@@ -26,9 +26,11 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/loader"
+	opametrics "github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -150,7 +152,9 @@ func (e *Engine) decide(ctx context.Context, in *Input) (Decision, error) {
 	if err != nil {
 		return Decision{}, fmt.Errorf("building policy input: %w", err)
 	}
-	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(v))
+	opts, release := evalOptions(ctx, v)
+	rs, err := c.query.Eval(ctx, opts...)
+	release()
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluating %s: %w", DecisionQuery, err)
 	}
@@ -163,6 +167,39 @@ func (e *Engine) decide(ctx context.Context, in *Input) (Decision, error) {
 	}
 	return d, nil
 }
+
+// evalOptions are the options of one evaluation. They spare the parts of
+// rego's per-evaluation set-up that a decision does not need:
+//   - the result stays an AST term (astResult): decodeDecision reads it,
+//     rather than rego converting all of it to Go values first;
+//   - no metrics are collected;
+//   - no goroutine is started to watch ctx (rego starts one per evaluation
+//     unless given a Cancel): a context that can be cancelled cancels the
+//     evaluation through context.AfterFunc, one that cannot
+//     (context.Background) needs no watching, and one already done fails the
+//     evaluation at once.
+//
+// release must be called once the evaluation is over.
+func evalOptions(ctx context.Context, input ast.Value) (opts []rego.EvalOption, release func()) {
+	if ctx.Done() == nil {
+		return []rego.EvalOption{rego.EvalParsedInput(input), resultAsAST, noMetrics, notCancellable}, func() {}
+	}
+	c := topdown.NewCancel()
+	stop := context.AfterFunc(ctx, c.Cancel)
+	if ctx.Err() != nil {
+		c.Cancel()
+	}
+	return []rego.EvalOption{rego.EvalParsedInput(input), resultAsAST, noMetrics, rego.EvalExternalCancel(c)}, func() { stop() }
+}
+
+var (
+	resultAsAST    = rego.EvalGenerateJSON(astResult)
+	noMetrics      = rego.EvalMetrics(opametrics.NoOp())
+	notCancellable = rego.EvalExternalCancel(topdown.NewCancel()) // never cancelled
+)
+
+// astResult hands the result term through unconverted.
+func astResult(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
 
 // Files lists the policy files currently in force.
 func (e *Engine) Files() []string { return e.current.Load().files }
@@ -179,7 +216,9 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	if err := set.Test(ctx); err != nil {
 		return nil, err
 	}
-	store := inmem.NewFromObject(set.Documents)
+	// AST values on read: otherwise every evaluation converts the data it
+	// touches (the config) from Go values again.
+	store := inmem.NewFromObjectWithOpts(set.Documents, inmem.OptReturnASTValuesOnRead(true))
 	compiler := ast.NewCompiler()
 	compiler.Compile(set.policyModules())
 	if compiler.Failed() {

@@ -343,3 +343,19 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestDecideContext: a context that can be cancelled but is not evaluates as
+// usual; one already cancelled fails the evaluation, which denies.
+func TestDecideContext(t *testing.T) {
+	e, _ := newEngine(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := e.Decide(ctx, baseInput())
+	if err != nil || !d.Allow {
+		t.Fatalf("Decide with a live context = %+v, %v; want allowed", d, err)
+	}
+	cancel()
+	d, err = e.Decide(ctx, baseInput())
+	if err == nil || d.Allow || !slices.Contains(d.Codes, "policy_error") {
+		t.Fatalf("Decide with a cancelled context = %+v, %v; want a policy_error deny", d, err)
+	}
+}

@@ -8,16 +8,16 @@ deny contains {
 	"code": "protected_namespace",
 	"message": sprintf("namespace %s is protected (config protected_namespaces); remediator never acts there", [target_namespace]),
 } if {
-	target_namespace != ""
 	target_namespace in cfg.protected_namespaces
+	target_namespace != ""
 }
 
 deny contains {
 	"code": "protected_namespace",
 	"message": sprintf("namespace %s is remediator's own namespace; remediator never acts there", [target_namespace]),
 } if {
-	target_namespace != ""
 	target_namespace == data.remediator.runtime.own_namespace
+	target_namespace != ""
 }
 
 deny contains {

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -57,7 +58,10 @@ type Decision struct {
 
 // value converts the input to an AST value directly. Going through
 // ast.InterfaceToValue on the struct would round-trip it through JSON on every
-// evaluation, which costs as much as the evaluation itself.
+// evaluation, which costs as much as the evaluation itself. The keys are
+// shared terms (see inputKeys), and empty strings and maps are OPA's interned
+// empty values: evaluation never modifies its input, so sharing is safe, and
+// it halves the allocations of a typical input.
 func (in *Input) value() (ast.Value, error) {
 	params, err := paramsValue(in.Action.Params)
 	if err != nil {
@@ -65,22 +69,20 @@ func (in *Input) value() (ast.Value, error) {
 	}
 	var lastRun *ast.Term
 	if in.History.ActionLastRunSecondsAgo == nil {
-		lastRun = ast.NullTerm()
+		lastRun = ast.InternedNullTerm
 	} else {
 		lastRun = ast.FloatNumberTerm(*in.History.ActionLastRunSecondsAgo)
 	}
-	var startsAt *ast.Term
-	if in.Alert.StartsAt.IsZero() {
-		startsAt = ast.StringTerm("")
-	} else {
+	startsAt := ast.InternedEmptyString
+	if !in.Alert.StartsAt.IsZero() {
 		startsAt = ast.StringTerm(in.Alert.StartsAt.UTC().Format(time.RFC3339Nano))
 	}
-	t := in.Target
-	replicas := ast.NullTerm()
+	t := &in.Target
+	replicas := ast.InternedNullTerm
 	if t.CurrentReplicas != nil {
 		replicas = ast.IntNumberTerm(int(*t.CurrentReplicas))
 	}
-	hpa := ast.NullTerm()
+	hpa := ast.InternedNullTerm
 	if t.HPA != nil {
 		v, err := ast.InterfaceToValue(t.HPA)
 		if err != nil {
@@ -88,67 +90,195 @@ func (in *Input) value() (ast.Value, error) {
 		}
 		hpa = ast.NewTerm(v)
 	}
+	k := &inputKeys
 	return ast.NewObject(
-		item("alert", ast.ObjectTerm(
-			item("name", ast.StringTerm(in.Alert.Name)),
-			item("status", ast.StringTerm(in.Alert.Status)),
-			item("labels", stringMap(in.Alert.Labels)),
-			item("annotations", stringMap(in.Alert.Annotations)),
-			item("startsAt", startsAt),
-			item("fingerprint", ast.StringTerm(in.Alert.Fingerprint)),
-		)),
-		item("target", ast.ObjectTerm(
-			item("kind", ast.StringTerm(t.Kind)),
-			item("namespace", ast.StringTerm(t.Namespace)),
-			item("name", ast.StringTerm(t.Name)),
-			item("pod", ast.StringTerm(t.Pod)),
-			item("container", ast.StringTerm(t.Container)),
-			item("database", ast.StringTerm(t.Database)),
-			item("instance", ast.StringTerm(t.Instance)),
-			item("currentReplicas", replicas),
-			item("labels", stringMap(t.Labels)),
-			item("annotations", stringMap(t.Annotations)),
-			item("hpa", hpa),
-		)),
-		item("action", ast.ObjectTerm(
-			item("name", ast.StringTerm(in.Action.Name)),
-			item("params", ast.NewTerm(params)),
-		)),
-		item("history", ast.ObjectTerm(
-			item("target_actions_last_hour", ast.IntNumberTerm(in.History.TargetActionsLastHour)),
-			item("action_last_run_seconds_ago", lastRun),
-			item("global_actions_last_hour", ast.IntNumberTerm(in.History.GlobalActionsLastHour)),
-			item("consecutive_failures", ast.IntNumberTerm(in.History.ConsecutiveFailures)),
-		)),
-		item("dry_run", ast.BooleanTerm(in.DryRun)),
+		[2]*ast.Term{k.alert, ast.ObjectTerm(
+			[2]*ast.Term{k.name, str(in.Alert.Name)},
+			[2]*ast.Term{k.status, str(in.Alert.Status)},
+			[2]*ast.Term{k.labels, stringMap(in.Alert.Labels)},
+			[2]*ast.Term{k.annotations, stringMap(in.Alert.Annotations)},
+			[2]*ast.Term{k.startsAt, startsAt},
+			[2]*ast.Term{k.fingerprint, str(in.Alert.Fingerprint)},
+		)},
+		[2]*ast.Term{k.target, ast.ObjectTerm(
+			[2]*ast.Term{k.kind, str(t.Kind)},
+			[2]*ast.Term{k.namespace, str(t.Namespace)},
+			[2]*ast.Term{k.name, str(t.Name)},
+			[2]*ast.Term{k.pod, str(t.Pod)},
+			[2]*ast.Term{k.container, str(t.Container)},
+			[2]*ast.Term{k.database, str(t.Database)},
+			[2]*ast.Term{k.instance, str(t.Instance)},
+			[2]*ast.Term{k.currentReplicas, replicas},
+			[2]*ast.Term{k.labels, stringMap(t.Labels)},
+			[2]*ast.Term{k.annotations, stringMap(t.Annotations)},
+			[2]*ast.Term{k.hpa, hpa},
+		)},
+		[2]*ast.Term{k.action, ast.ObjectTerm(
+			[2]*ast.Term{k.name, str(in.Action.Name)},
+			[2]*ast.Term{k.params, params},
+		)},
+		[2]*ast.Term{k.history, ast.ObjectTerm(
+			[2]*ast.Term{k.targetActionsLastHour, ast.IntNumberTerm(in.History.TargetActionsLastHour)},
+			[2]*ast.Term{k.actionLastRunSecondsAgo, lastRun},
+			[2]*ast.Term{k.globalActionsLastHour, ast.IntNumberTerm(in.History.GlobalActionsLastHour)},
+			[2]*ast.Term{k.consecutiveFailures, ast.IntNumberTerm(in.History.ConsecutiveFailures)},
+		)},
+		[2]*ast.Term{k.dryRun, ast.BooleanTerm(in.DryRun)},
 	), nil
 }
 
-func item(k string, v *ast.Term) [2]*ast.Term { return ast.Item(ast.StringTerm(k), v) }
+// inputKeys are the object keys of the input, as terms built once.
+var inputKeys = struct {
+	alert, name, status, labels, annotations, startsAt, fingerprint                   *ast.Term
+	target, kind, namespace, pod, container, database, instance, currentReplicas, hpa *ast.Term
+	action, params                                                                    *ast.Term
+	history, targetActionsLastHour, actionLastRunSecondsAgo                           *ast.Term
+	globalActionsLastHour, consecutiveFailures, dryRun                                *ast.Term
+}{
+	alert: ast.StringTerm("alert"), name: ast.StringTerm("name"), status: ast.StringTerm("status"),
+	labels: ast.StringTerm("labels"), annotations: ast.StringTerm("annotations"),
+	startsAt: ast.StringTerm("startsAt"), fingerprint: ast.StringTerm("fingerprint"),
+	target: ast.StringTerm("target"), kind: ast.StringTerm("kind"), namespace: ast.StringTerm("namespace"),
+	pod: ast.StringTerm("pod"), container: ast.StringTerm("container"), database: ast.StringTerm("database"),
+	instance: ast.StringTerm("instance"), currentReplicas: ast.StringTerm("currentReplicas"), hpa: ast.StringTerm("hpa"),
+	action: ast.StringTerm("action"), params: ast.StringTerm("params"),
+	history: ast.StringTerm("history"), targetActionsLastHour: ast.StringTerm("target_actions_last_hour"),
+	actionLastRunSecondsAgo: ast.StringTerm("action_last_run_seconds_ago"),
+	globalActionsLastHour:   ast.StringTerm("global_actions_last_hour"),
+	consecutiveFailures:     ast.StringTerm("consecutive_failures"), dryRun: ast.StringTerm("dry_run"),
+}
+
+// str is ast.StringTerm, with OPA's interned term for "" (and the few strings
+// OPA interns).
+func str(s string) *ast.Term { return ast.InternedTerm(s) }
 
 func stringMap(m map[string]string) *ast.Term {
+	if len(m) == 0 {
+		return ast.InternedEmptyObject
+	}
 	items := make([][2]*ast.Term, 0, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		items = append(items, item(k, ast.StringTerm(m[k])))
+		items = append(items, [2]*ast.Term{str(k), str(m[k])})
 	}
 	return ast.ObjectTerm(items...)
 }
 
-func paramsValue(p remediations.Params) (ast.Value, error) {
-	if p == nil {
-		return ast.NewObject(), nil
+func paramsValue(p remediations.Params) (*ast.Term, error) {
+	if len(p) == 0 {
+		return ast.InternedEmptyObject, nil
 	}
 	v, err := ast.InterfaceToValue(map[string]any(p))
 	if err != nil {
 		return nil, fmt.Errorf("action.params: %w", err)
 	}
-	return v, nil
+	return ast.NewTerm(v), nil
 }
 
 // decodeDecision converts the policy's result document into a Decision,
 // rejecting anything that does not have the contract's shape: a malformed
-// decision must deny, not be read as a partial allow.
+// decision must deny, not be read as a partial allow. The result arrives as
+// an AST term (see evalOptions); the fields are read from it directly, and
+// converted to Go values (as rego would have) only where the fast path does
+// not apply, so that the rules and errors are those of decodeJSONDecision.
 func decodeDecision(v any) (Decision, error) {
+	t, ok := v.(*ast.Term)
+	if !ok {
+		return decodeJSONDecision(v)
+	}
+	obj, ok := t.Value.(ast.Object)
+	if !ok {
+		return decodeASTAsJSON(t.Value)
+	}
+	var d Decision
+	allow, ok := field(obj, decisionKeys.allow).(ast.Boolean)
+	if !ok {
+		return decodeASTAsJSON(obj)
+	}
+	d.Allow = bool(allow)
+	var err error
+	if d.Reasons, err = astStringList(field(obj, decisionKeys.reasons), "reasons"); err != nil {
+		return Decision{}, err
+	}
+	if d.Codes, err = astStringList(field(obj, decisionKeys.codes), "codes"); err != nil {
+		return Decision{}, err
+	}
+	switch p := field(obj, decisionKeys.params).(type) {
+	case nil, ast.Null:
+	case ast.Object:
+		d.Params = make(remediations.Params, p.Len())
+		err := p.Iter(func(k, v *ast.Term) error {
+			ks, ok := k.Value.(ast.String)
+			if !ok {
+				return errNonStringKey
+			}
+			x, err := ast.JSON(v.Value)
+			if err != nil {
+				return err
+			}
+			d.Params[string(ks)] = normalizeNumbers(x)
+			return nil
+		})
+		if err != nil {
+			return decodeASTAsJSON(obj)
+		}
+	default:
+		return decodeASTAsJSON(obj)
+	}
+	return d, nil
+}
+
+var errNonStringKey = errors.New("non-string key")
+
+var decisionKeys = struct{ allow, reasons, params, codes *ast.Term }{
+	ast.StringTerm("allow"), ast.StringTerm("reasons"), ast.StringTerm("params"), ast.StringTerm("codes"),
+}
+
+// field is obj[key], or nil when absent.
+func field(obj ast.Object, key *ast.Term) ast.Value {
+	if t := obj.Get(key); t != nil {
+		return t.Value
+	}
+	return nil
+}
+
+// astStringList reads an array of strings; anything else goes the way of
+// stringList, after conversion to Go values.
+func astStringList(v ast.Value, name string) ([]string, error) {
+	if arr, ok := v.(*ast.Array); ok {
+		out := make([]string, arr.Len())
+		i := 0
+		for ; i < arr.Len(); i++ {
+			s, ok := arr.Elem(i).Value.(ast.String)
+			if !ok {
+				break
+			}
+			out[i] = string(s)
+		}
+		if i == arr.Len() {
+			return out, nil
+		}
+	}
+	if v == nil {
+		return nil, nil
+	}
+	x, err := ast.JSON(v)
+	if err != nil {
+		return nil, fmt.Errorf("decision.%s: %w", name, err)
+	}
+	return stringList(x, name)
+}
+
+func decodeASTAsJSON(v ast.Value) (Decision, error) {
+	x, err := ast.JSON(v)
+	if err != nil {
+		return Decision{}, err
+	}
+	return decodeJSONDecision(x)
+}
+
+// decodeJSONDecision decodes the decision converted to Go values (JSON
+// numbers as json.Number).
+func decodeJSONDecision(v any) (Decision, error) {
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return Decision{}, fmt.Errorf("decision is %T, not an object", v)

@@ -110,6 +110,23 @@ test_decision_allowed_without_adjustments if {
 	}
 }
 
+# A parameter override without an adjustment (a user rule may add one) still
+# makes the general decision, not the short cut for "nothing changed".
+test_decision_allowed_with_override_only if {
+	d := remediator.decision with input as base_input
+		with data.remediator.config as {}
+		with data.remediator.runtime as {}
+		with remediator.deny as set()
+		with remediator.adjustments as set()
+		with remediator.param_overrides as {"max_pods": 3}
+	d == {
+		"allow": true,
+		"reasons": ["allowed: all checks passed"],
+		"params": {"max_pods": 3},
+		"codes": [],
+	}
+}
+
 test_decision_allowed_with_adjustments if {
 	d := remediator.decision with input as base_input
 		with data.remediator.config as {}

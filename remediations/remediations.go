@@ -36,6 +36,10 @@ type Target struct {
 	// Database and Instance name a PostgreSQL/Redis target.
 	Database string `json:"database,omitempty"`
 	Instance string `json:"instance,omitempty"`
+	// Connection names the configured backend target (postgres.targets.NAME,
+	// redis.targets.NAME) the action runs through; empty means the target
+	// named "default".
+	Connection string `json:"connection,omitempty"`
 
 	// Observed facts about the target, filled by a backend that can read
 	// them; nil/empty when unknown (for example in dry-run without a cluster).
@@ -57,7 +61,13 @@ func (t Target) Key() string {
 			parts = append(parts, p)
 		}
 	}
-	return strings.Join(parts, "/")
+	key := strings.Join(parts, "/")
+	if t.Connection != "" {
+		// Marked with "@" so that it cannot collide with an instance name,
+		// and appended so that keys without a connection stay as they were.
+		key += "@" + t.Connection
+	}
+	return key
 }
 
 // String is the target as a person reads it, e.g. Deployment order-context/order-service.
@@ -71,6 +81,9 @@ func (t Target) String() string {
 	}
 	if name == "" {
 		name = t.Instance // a Redis target has only its instance
+	}
+	if t.Connection != "" {
+		name += " (connection " + t.Connection + ")"
 	}
 	return t.Kind + " " + name
 }

@@ -371,6 +371,18 @@ func TestTargetKeyString(t *testing.T) {
 			key:    "Redis/cache-0:6379",
 			str:    "Redis cache-0:6379",
 		},
+		{
+			name:   "postgres through a named connection",
+			target: remediations.Target{Kind: "PostgreSQL", Database: "orders", Instance: "pg-0:5432", Connection: "prod"},
+			key:    "PostgreSQL/orders/pg-0:5432@prod",
+			str:    "PostgreSQL orders (connection prod)",
+		},
+		{
+			name:   "redis through a named connection",
+			target: remediations.Target{Kind: "Redis", Instance: "cache-0:6379", Connection: "cache"},
+			key:    "Redis/cache-0:6379@cache",
+			str:    "Redis cache-0:6379 (connection cache)",
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.target.Key(); got != tc.key {
@@ -394,6 +406,11 @@ func TestTargetKeysDistinct(t *testing.T) {
 		{Kind: "PostgreSQL", Database: "orders", Instance: "pg-1:5432"},
 		{Kind: "PostgreSQL", Database: "users", Instance: "pg-0:5432"},
 		{Kind: "Redis", Instance: "cache-0:6379"},
+		// The same database through two connections, and a connection named
+		// like an instance, are different targets.
+		{Kind: "PostgreSQL", Database: "orders", Instance: "pg-0:5432", Connection: "prod"},
+		{Kind: "PostgreSQL", Database: "orders", Instance: "pg-0:5432", Connection: "staging"},
+		{Kind: "PostgreSQL", Database: "orders", Connection: "pg-0:5432"},
 	}
 	seen := map[string]remediations.Target{}
 	for _, tg := range targets {

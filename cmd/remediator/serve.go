@@ -12,11 +12,13 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/remediator/remediator/internal/config"
 	"github.com/remediator/remediator/internal/daemon"
 	"github.com/remediator/remediator/receiver"
 	"github.com/remediator/remediator/remediations/builtin"
+	redisbackend "github.com/remediator/remediator/remediations/redis"
 )
 
 type serveCmd struct {
@@ -38,11 +40,15 @@ type serveCmd struct {
 func newServeCmd(app *kingpin.Application) *serveCmd {
 	c := &serveCmd{}
 	c.cmd = app.Command("serve", "Run the daemon: receive Alertmanager webhooks on POST /api/v1/alerts, decide with OPA, remediate.\n\n"+
-		"With no flags it runs on its embedded defaults: 127.0.0.1:9095, dry-run (no backend configured),\n"+
-		"in-memory state, the bundled policy and runbooks. SIGHUP reloads the policy; SIGTERM shuts down gracefully.\n\n"+
+		"With no flags it runs on its embedded defaults: 127.0.0.1:9095, in-memory state, the bundled policy and\n"+
+		"runbooks, and every action planned only. A backend acts once a target is configured for it: postgres.targets\n"+
+		"and redis.targets in the config, or REMEDIATOR_POSTGRES_DSN / REMEDIATOR_REDIS_URL for the target \"default\";\n"+
+		"anything not configured only plans, and --dry-run plans everything. SIGHUP reloads the policy; SIGTERM shuts\n"+
+		"down gracefully.\n\n"+
 		"Credentials come from the environment or files, never from flag values:\n"+
 		"  REMEDIATOR_AUTH_TOKEN (bearer) or --auth-token-file\n"+
-		"  REMEDIATOR_BASIC_AUTH_USERNAME + REMEDIATOR_BASIC_AUTH_PASSWORD, or --basic-auth-username + --basic-auth-password-file\n\n"+
+		"  REMEDIATOR_BASIC_AUTH_USERNAME + REMEDIATOR_BASIC_AUTH_PASSWORD, or --basic-auth-username + --basic-auth-password-file\n"+
+		"  REMEDIATOR_POSTGRES_DSN, REMEDIATOR_REDIS_URL, or the dsn_env/dsn_file, url_env/url_file of each target\n\n"+
 		"Examples:\n"+
 		"  remediator serve\n"+
 		"  REMEDIATOR_AUTH_TOKEN=s3cret remediator serve --listen-address=:9095 --config=remediator.yaml --policy-dir=./policies").Default()
@@ -80,6 +86,9 @@ func (c *serveCmd) run(chosen string, _, stderr io.Writer) (int, bool) {
 }
 
 func (c *serveCmd) serve(ctx context.Context, log *slog.Logger) error {
+	// go-redis reports failed dials through a process-wide logger that writes
+	// plain lines to stderr; route them through ours.
+	goredis.SetLogger(redisbackend.GoRedisLogger{Log: log})
 	catalog, err := builtin.Catalog()
 	if err != nil {
 		return err
@@ -93,15 +102,12 @@ func (c *serveCmd) serve(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if cfg.DryRun {
-		log.Info("dry-run: every action is planned, none executed (--dry-run)")
-	} else {
-		// Backends are configured per target in later releases; until one is,
-		// its actions only plan.
-		log.Info("no backend configured (Kubernetes, PostgreSQL, Redis): actions are planned only (dry-run)")
-		cfg.DryRun = true
+	router, closeBackends, err := daemon.Backends(ctx, cfg, log)
+	if err != nil {
+		return err
 	}
-	d, err := daemon.New(ctx, cfg, daemon.Options{Auth: auth, InsecureNoAuth: c.insecureNoAuth, Logger: log})
+	defer closeBackends()
+	d, err := daemon.New(ctx, cfg, daemon.Options{Auth: auth, InsecureNoAuth: c.insecureNoAuth, Logger: log, Executor: router})
 	if err != nil {
 		return err
 	}

@@ -4,12 +4,27 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/remediator/remediator/internal/runbook"
 	"github.com/remediator/remediator/remediations"
+	"github.com/remediator/remediator/remediations/postgres"
+	"github.com/remediator/remediator/remediations/redis"
+)
+
+// Environment variables that define a backend's "default" target without a
+// config file (quick start, containers), as if the file said
+// `postgres: {targets: {default: {dsn_env: REMEDIATOR_POSTGRES_DSN}}}`.
+const (
+	EnvPostgresDSN = "REMEDIATOR_POSTGRES_DSN"
+	EnvRedisURL    = "REMEDIATOR_REDIS_URL"
 )
 
 // Config is the daemon's configuration.
@@ -23,6 +38,11 @@ type Config struct {
 	Dispatcher Dispatcher `yaml:"dispatcher"`
 	Policy     Policy     `yaml:"policy"`
 	Server     Server     `yaml:"server"`
+
+	// Postgres and Redis name the servers actions may act on. A backend
+	// target that is not configured here only plans.
+	Postgres Postgres `yaml:"postgres"`
+	Redis    Redis    `yaml:"redis"`
 
 	// IncludeDefaultRunbooks appends the shipped runbooks after the user's
 	// (nil means true).
@@ -59,6 +79,19 @@ type Policy struct {
 	// OwnNamespace is the daemon's namespace, which the default policy never
 	// touches (default: $POD_NAMESPACE).
 	OwnNamespace string `yaml:"own_namespace"`
+}
+
+// Postgres configures the PostgreSQL backend.
+type Postgres struct {
+	// Targets by name; a runbook's target picks one by its connection labels,
+	// "default" when the alert has none.
+	Targets map[string]postgres.TargetConfig `yaml:"targets"`
+}
+
+// Redis configures the Redis backend.
+type Redis struct {
+	// Targets by name, chosen like Postgres.Targets.
+	Targets map[string]redis.TargetConfig `yaml:"targets"`
 }
 
 // Server configures the HTTP server.
@@ -98,8 +131,10 @@ func Default() Config {
 // compiles the runbooks. Errors read FILE:LINE: reason.
 func Load(path string, catalog *remediations.Catalog) (*Config, error) {
 	cfg := Default()
+	var data []byte
 	if path != "" {
-		data, err := os.ReadFile(path)
+		var err error
+		data, err = os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("reading config: %w", err)
 		}
@@ -109,6 +144,12 @@ func Load(path string, catalog *remediations.Catalog) (*Config, error) {
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", nameOr(path), err)
+	}
+	if err := cfg.validateTargets(nameOr(path), data); err != nil {
+		return nil, err
+	}
+	if err := cfg.applyEnvTargets(nameOr(path), data, os.Getenv); err != nil {
+		return nil, err
 	}
 	user, err := runbook.Compile(cfg.Runbooks, catalog, nameOr(path))
 	if err != nil {
@@ -147,6 +188,98 @@ func (c *Config) validate() error {
 		return fmt.Errorf("server.tls_cert_file and server.tls_key_file go together")
 	}
 	return nil
+}
+
+// validateTargets checks the backend targets; errors read FILE:LINE: reason,
+// at the target's line when the file has one.
+func (c *Config) validateTargets(file string, data []byte) error {
+	for _, name := range slices.Sorted(maps.Keys(c.Postgres.Targets)) {
+		if err := c.Postgres.Targets[name].Validate(); err != nil {
+			return targetError(file, data, "postgres", name, err)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Redis.Targets)) {
+		if err := validateRedis(c.Redis.Targets[name]); err != nil {
+			return targetError(file, data, "redis", name, err)
+		}
+	}
+	return nil
+}
+
+// validateRedis checks what needs no I/O; the executor reads the URL.
+func validateRedis(t redis.TargetConfig) error {
+	switch {
+	case t.URLEnv == "" && t.URLFile == "":
+		return errors.New("set url_env (an environment variable) or url_file (a file) holding the URL; the URL itself never goes in the config file")
+	case t.URLEnv != "" && t.URLFile != "":
+		return errors.New("set only one of url_env and url_file")
+	case t.PoolSize < 0:
+		return errors.New("pool_size must not be negative")
+	case t.CallTimeout < 0:
+		return errors.New("call_timeout must not be negative")
+	}
+	return nil
+}
+
+// applyEnvTargets lets REMEDIATOR_POSTGRES_DSN and REMEDIATOR_REDIS_URL
+// define the "default" targets. A file that defines "default" as well is an
+// error rather than a silent choice between the two.
+func (c *Config) applyEnvTargets(file string, data []byte, getenv func(string) string) error {
+	if getenv(EnvPostgresDSN) != "" {
+		if _, dup := c.Postgres.Targets[postgres.DefaultTarget]; dup {
+			return targetError(file, data, "postgres", postgres.DefaultTarget,
+				fmt.Errorf("defined here and by %s; remove one", EnvPostgresDSN))
+		}
+		if c.Postgres.Targets == nil {
+			c.Postgres.Targets = map[string]postgres.TargetConfig{}
+		}
+		c.Postgres.Targets[postgres.DefaultTarget] = postgres.TargetConfig{DSNEnv: EnvPostgresDSN}
+	}
+	if getenv(EnvRedisURL) != "" {
+		if _, dup := c.Redis.Targets[redis.DefaultConnection]; dup {
+			return targetError(file, data, "redis", redis.DefaultConnection,
+				fmt.Errorf("defined here and by %s; remove one", EnvRedisURL))
+		}
+		if c.Redis.Targets == nil {
+			c.Redis.Targets = map[string]redis.TargetConfig{}
+		}
+		c.Redis.Targets[redis.DefaultConnection] = redis.TargetConfig{URLEnv: EnvRedisURL}
+	}
+	return nil
+}
+
+func targetError(file string, data []byte, backend, name string, err error) error {
+	where := file
+	if line := lineOf(data, backend, "targets", name); line > 0 {
+		where = fmt.Sprintf("%s:%d", file, line)
+	}
+	return fmt.Errorf("%s: %s.targets.%s: %w", where, backend, name, err)
+}
+
+// lineOf finds the line of the mapping key at path in a YAML document; 0
+// when there is none.
+func lineOf(data []byte, path ...string) int {
+	var doc yaml.Node
+	if len(data) == 0 || yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return 0
+	}
+	n, line := doc.Content[0], 0
+	for _, key := range path {
+		if n.Kind != yaml.MappingNode {
+			return 0
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				next, line = n.Content[i+1], n.Content[i].Line
+			}
+		}
+		if next == nil {
+			return 0
+		}
+		n = next
+	}
+	return line
 }
 
 func nameOr(path string) string {

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/remediator/remediator/internal/config"
 	"github.com/remediator/remediator/remediations/builtin"
+	"github.com/remediator/remediator/remediations/postgres"
+	"github.com/remediator/remediator/remediations/redis"
 )
 
 func load(t *testing.T, yml string) (*config.Config, error) {
@@ -90,5 +93,104 @@ func TestInvalidConfig(t *testing.T) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestBackendTargets(t *testing.T) {
+	t.Setenv(config.EnvPostgresDSN, "")
+	t.Setenv(config.EnvRedisURL, "")
+	cfg, err := load(t, `
+postgres:
+  targets:
+    orders-primary: {dsn_env: ORDERS_PG_DSN, max_conns: 2, statement_timeout: 3s, call_timeout: 8s}
+    billing: {dsn_file: /run/secrets/billing-dsn}
+redis:
+  targets:
+    cache: {url_file: /run/secrets/cache-url, pool_size: 2, call_timeout: 2s}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]postgres.TargetConfig{
+		"orders-primary": {DSNEnv: "ORDERS_PG_DSN", MaxConns: 2, StatementTimeout: 3 * time.Second, CallTimeout: 8 * time.Second},
+		"billing":        {DSNFile: "/run/secrets/billing-dsn"},
+	}
+	if !maps.Equal(cfg.Postgres.Targets, want) {
+		t.Errorf("postgres targets = %+v, want %+v", cfg.Postgres.Targets, want)
+	}
+	wantRedis := map[string]redis.TargetConfig{"cache": {URLFile: "/run/secrets/cache-url", PoolSize: 2, CallTimeout: 2 * time.Second}}
+	if !maps.Equal(cfg.Redis.Targets, wantRedis) {
+		t.Errorf("redis targets = %+v, want %+v", cfg.Redis.Targets, wantRedis)
+	}
+}
+
+func TestBackendTargetErrors(t *testing.T) {
+	t.Setenv(config.EnvPostgresDSN, "")
+	t.Setenv(config.EnvRedisURL, "")
+	tests := []struct {
+		name, yml, want string
+	}{
+		{"no DSN source", "postgres:\n  targets:\n    orders: {max_conns: 2}\n",
+			"remediator.yaml:3: postgres.targets.orders: set dsn_env (an environment variable) or dsn_file (a file) holding the DSN; the DSN itself never goes in the config file"},
+		{"DSN in the file", "postgres:\n  targets:\n    orders: {dsn: 'postgres://u:pw@h/db'}\n",
+			"remediator.yaml:3: field dsn not found in type postgres.TargetConfig"},
+		{"both sources", "postgres:\n  targets:\n    orders:\n      dsn_env: A\n      dsn_file: /b\n",
+			"remediator.yaml:3: postgres.targets.orders: set only one of dsn_env and dsn_file"},
+		{"negative max_conns", "postgres: {targets: {orders: {dsn_env: A, max_conns: -1}}}\n",
+			"remediator.yaml:1: postgres.targets.orders: max_conns must not be negative"},
+		{"bad timeout", "postgres: {targets: {orders: {dsn_env: A, call_timeout: soon}}}\n", "remediator.yaml:1:"},
+		{"no URL source", "redis:\n  targets:\n\n    cache: {pool_size: 2}\n",
+			"remediator.yaml:4: redis.targets.cache: set url_env (an environment variable) or url_file (a file) holding the URL"},
+		{"redis both sources", "redis: {targets: {cache: {url_env: A, url_file: /b}}}\n", "redis.targets.cache: set only one of url_env and url_file"},
+		{"redis negative pool", "redis: {targets: {cache: {url_env: A, pool_size: -1}}}\n", "redis.targets.cache: pool_size must not be negative"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, tc.yml)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestEnvTargets: REMEDIATOR_POSTGRES_DSN and REMEDIATOR_REDIS_URL define
+// the "default" targets, with or without a file; a file that defines
+// "default" too is refused rather than one silently winning.
+func TestEnvTargets(t *testing.T) {
+	t.Setenv(config.EnvPostgresDSN, "postgres://remediator@db:5432/postgres")
+	t.Setenv(config.EnvRedisURL, "redis://cache:6379/0")
+	for _, yml := range []string{"", "postgres: {targets: {orders: {dsn_env: ORDERS_DSN}}}\n"} {
+		cfg, err := load(t, yml)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.Postgres.Targets["default"]; got != (postgres.TargetConfig{DSNEnv: config.EnvPostgresDSN}) {
+			t.Errorf("postgres default target = %+v", got)
+		}
+		if got := cfg.Redis.Targets["default"]; got != (redis.TargetConfig{URLEnv: config.EnvRedisURL}) {
+			t.Errorf("redis default target = %+v", got)
+		}
+		if yml != "" && cfg.Postgres.Targets["orders"].DSNEnv != "ORDERS_DSN" {
+			t.Errorf("file targets lost: %+v", cfg.Postgres.Targets)
+		}
+	}
+	_, err := load(t, "\npostgres: {targets: {default: {dsn_env: OTHER}}}\n")
+	if err == nil || !strings.Contains(err.Error(), "remediator.yaml:2: postgres.targets.default: defined here and by REMEDIATOR_POSTGRES_DSN; remove one") {
+		t.Errorf("conflict: %v", err)
+	}
+	_, err = load(t, "redis: {targets: {default: {url_env: OTHER}}}\n")
+	if err == nil || !strings.Contains(err.Error(), "redis.targets.default: defined here and by REMEDIATOR_REDIS_URL") {
+		t.Errorf("conflict: %v", err)
+	}
+
+	t.Setenv(config.EnvPostgresDSN, "")
+	t.Setenv(config.EnvRedisURL, "")
+	cfg, err := load(t, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Postgres.Targets) != 0 || len(cfg.Redis.Targets) != 0 {
+		t.Errorf("targets without env or file: %+v %+v", cfg.Postgres.Targets, cfg.Redis.Targets)
 	}
 }

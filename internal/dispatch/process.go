@@ -30,13 +30,29 @@ type Processor struct {
 	State    state.Store
 	// Executor runs resolutions and investigations.
 	Executor remediations.Executor
-	// DryRun is passed to the policy as input.dry_run.
+	// DryRun is passed to the policy as input.dry_run, unless Executor is a
+	// Planner: then dry_run is true for the options it would only plan (and
+	// DryRun still forces it true for all).
 	DryRun bool
 	// ActionTimeout bounds one action (default 2m).
 	ActionTimeout time.Duration
 	Log           *slog.Logger
 	Metrics       *Metrics
 	Now           func() time.Time
+}
+
+// Planner is an Executor that knows, per action and target, whether it would
+// only plan: remediations.Router, where dry-run is per backend and target.
+type Planner interface {
+	Plans(remediations.Action, remediations.Target) bool
+}
+
+// dryRun is input.dry_run for one option.
+func (p *Processor) dryRun(a remediations.Action, t remediations.Target) bool {
+	if pl, ok := p.Executor.(Planner); ok {
+		return p.DryRun || pl.Plans(a, t)
+	}
+	return p.DryRun
 }
 
 func (p *Processor) now() time.Time {
@@ -190,7 +206,7 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 		p.Metrics.decisions.WithLabelValues(step.Action, "false").Inc()
 		return opt, false
 	}
-	d, err := p.Policy.Decide(ctx, p.input(a, t, step.Action, params, hist))
+	d, err := p.Policy.Decide(ctx, p.input(a, t, step.Action, params, hist, p.dryRun(step.ActionImpl(), t)))
 	opt.Decision = &d
 	if err != nil {
 		log.Error("option denied: policy evaluation failed", "err", err)
@@ -242,7 +258,7 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	return opt, true
 }
 
-func (p *Processor) input(a alert.Alert, t remediations.Target, action string, params remediations.Params, h state.History) policies.Input {
+func (p *Processor) input(a alert.Alert, t remediations.Target, action string, params remediations.Params, h state.History, dryRun bool) policies.Input {
 	in := policies.Input{
 		Alert: policies.AlertInput{
 			Name: a.Name(), Status: a.Status, Labels: a.Labels, Annotations: a.Annotations,
@@ -255,7 +271,7 @@ func (p *Processor) input(a alert.Alert, t remediations.Target, action string, p
 			GlobalActionsLastHour: h.GlobalActionsLastHour,
 			ConsecutiveFailures:   h.ConsecutiveFailures,
 		},
-		DryRun: p.DryRun,
+		DryRun: dryRun,
 	}
 	if !h.LastRun.IsZero() {
 		ago := p.now().Sub(h.LastRun).Seconds()

@@ -82,6 +82,10 @@ type TargetSpec struct {
 	Container []string `yaml:"container"`
 	Database  []string `yaml:"database"`
 	Instance  []string `yaml:"instance"`
+	// Connection picks the configured backend target the action runs
+	// through (postgres.targets.NAME, redis.targets.NAME); when no label is
+	// present the target is "default".
+	Connection []string `yaml:"connection"`
 }
 
 // Resolve builds the target from the alert's labels.
@@ -102,6 +106,8 @@ func (s TargetSpec) Resolve(ls map[string]string) (remediations.Target, error) {
 		Container: first(s.Container),
 		Database:  first(s.Database),
 		Instance:  first(s.Instance),
+
+		Connection: first(s.Connection),
 	}
 	if s.Kind == "Namespace" {
 		// A namespace target is its own namespace: policy's namespace rules

@@ -2,6 +2,7 @@ package runbook_test
 
 import (
 	"errors"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -442,6 +443,24 @@ func TestTargetSpecResolve(t *testing.T) {
 			wantErr: "alert has no label for the PostgreSQL target's database (labels database, datname)",
 		},
 		{
+			name:   "PostgreSQL connection: first label wins",
+			spec:   runbook.TargetSpec{Kind: "PostgreSQL", Database: []string{"database"}, Connection: []string{"remediator_connection", "pg_cluster"}},
+			labels: map[string]string{"database": "orders", "remediator_connection": "", "pg_cluster": "hippo"},
+			want:   remediations.Target{Kind: "PostgreSQL", Database: "orders", Connection: "hippo"},
+		},
+		{
+			name:   "PostgreSQL without a connection label: the default target",
+			spec:   runbook.TargetSpec{Kind: "PostgreSQL", Database: []string{"database"}, Connection: []string{"remediator_connection"}},
+			labels: map[string]string{"database": "orders"},
+			want:   remediations.Target{Kind: "PostgreSQL", Database: "orders"},
+		},
+		{
+			name:   "Redis connection",
+			spec:   runbook.TargetSpec{Kind: "Redis", Instance: []string{"instance"}, Connection: []string{"remediator_connection"}},
+			labels: map[string]string{"instance": "cache-0:6379", "remediator_connection": "sessions"},
+			want:   remediations.Target{Kind: "Redis", Instance: "cache-0:6379", Connection: "sessions"},
+		},
+		{
 			name:    "Redis needs an instance",
 			spec:    runbook.TargetSpec{Kind: "Redis", Instance: []string{"instance"}},
 			labels:  map[string]string{},
@@ -484,6 +503,21 @@ func TestDefaultTargets(t *testing.T) {
 	}
 	if want := (remediations.Target{Kind: "PostgreSQL", Database: "orders", Instance: "pg-0:9187"}); !reflect.DeepEqual(runbookTarget, want) {
 		t.Errorf("terminate_idle target = %+v, want %+v", runbookTarget, want)
+	}
+	// The connection comes from remediator_connection, else pg_cluster.
+	for _, tc := range []struct {
+		labels map[string]string
+		want   string
+	}{
+		{map[string]string{"pg_cluster": "hippo"}, "hippo"},
+		{map[string]string{"pg_cluster": "hippo", "remediator_connection": "orders-primary"}, "orders-primary"},
+	} {
+		ls := maps.Clone(labels)
+		maps.Copy(ls, tc.labels)
+		got, err := pg.TargetFor(pg.Resolve[0]).Resolve(ls)
+		if err != nil || got.Connection != tc.want {
+			t.Errorf("labels %v: connection %q (err %v), want %q", tc.labels, got.Connection, err, tc.want)
+		}
 	}
 	stepTarget, err := pg.TargetFor(pg.Resolve[1]).Resolve(labels)
 	if err != nil {

@@ -1,0 +1,247 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Session is one backend of the database as terminate_idle saw it.
+type Session struct {
+	PID         int32  `json:"pid"`
+	User        string `json:"user"`
+	Application string `json:"application"`
+	State       string `json:"state"`
+	// IdleSeconds is the time since the session entered its state.
+	IdleSeconds float64 `json:"idle_seconds"`
+	ClientAddr  string  `json:"client_addr,omitempty"`
+	BackendType string  `json:"backend_type,omitempty"`
+}
+
+// SkippedSession is a session terminate_idle left alone, and why.
+type SkippedSession struct {
+	Session
+	Reason string `json:"reason"`
+}
+
+// TerminateOutcome is postgres.terminate_idle's evidence: what it ended and
+// what it left, with the reason, so the audit record answers "why not that one".
+type TerminateOutcome struct {
+	Database                 string `json:"database"`
+	Role                     string `json:"role"`
+	IdleSeconds              int64  `json:"idle_seconds"`
+	IncludeIdleInTransaction bool   `json:"include_idle_in_transaction"`
+	// MaxSessions is the cap applied; 0 means none.
+	MaxSessions int64            `json:"max_sessions"`
+	Terminated  []Session        `json:"terminated"`
+	Skipped     []SkippedSession `json:"skipped"`
+	// SkippedByReason counts every skipped session, listed or not.
+	SkippedByReason map[string]int `json:"skipped_by_reason"`
+	// SkippedOmitted counts skipped sessions left out of Skipped to keep the
+	// record small.
+	SkippedOmitted int `json:"skipped_omitted,omitempty"`
+}
+
+// Why terminate_idle leaves a session alone. Fixed strings, so that they can
+// be counted and matched; the session's details say the rest.
+const (
+	ReasonOwnSession        = "remediator's own session"
+	ReasonNotVisible        = "state not visible to this role (needs pg_read_all_stats)"
+	ReasonNotClient         = "not a client backend"
+	ReasonSuperuser         = "superuser session"
+	ReasonNotIdle           = "not idle"
+	ReasonIdleInTransaction = "idle in transaction (include_idle_in_transaction is false)"
+	ReasonYounger           = "younger than threshold"
+	ReasonNotOnlyApp        = "application not in only_applications"
+	ReasonExcludedApp       = "excluded application"
+	ReasonNotOnlyUser       = "user not in only_users"
+	ReasonExcludedUser      = "excluded user"
+	ReasonCap               = "cap reached"
+	ReasonChanged           = "no longer idle when terminating"
+	ReasonGone              = "already ended"
+	ReasonDenied            = "permission denied (needs pg_signal_backend)"
+)
+
+// maxListedSkipped bounds TerminateOutcome.Skipped.
+const maxListedSkipped = 200
+
+// sessionsQuery lists every backend of one database, oldest state first.
+// Filtering happens in Go so that each session left alone gets its reason.
+const sessionsQuery = `
+SELECT a.pid, a.backend_type IS NULL, coalesce(a.backend_type, ''), coalesce(a.state, ''), a.state_change,
+       coalesce(extract(epoch FROM now() - a.state_change), 0)::float8,
+       coalesce(a.usename, ''), coalesce(a.application_name, ''), coalesce(host(a.client_addr), ''),
+       coalesce(r.rolsuper, false)
+FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid
+WHERE a.datname = $1
+ORDER BY a.state_change NULLS LAST, a.pid`
+
+// terminateQuery ends one session only if it is still in the idle period
+// the selection saw (same state, same state_change): a session that ran a
+// query in between is left alone. It returns no row then, false when the
+// backend is already gone, and fails with 42501 without the privilege.
+const terminateQuery = `
+SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a
+WHERE a.pid = $1 AND a.datname = $2 AND a.state = $3 AND a.state_change = $4
+  AND a.backend_type = 'client backend'
+  AND NOT coalesce((SELECT rolsuper FROM pg_roles WHERE oid = a.usesysid), false)`
+
+type candidate struct {
+	Session
+	stateChange time.Time
+}
+
+func (tg *target) terminateIdle(ctx context.Context, database string, p *TerminateIdleParams) (*TerminateOutcome, error) {
+	// One connection for the whole call: pg_backend_pid() must stay the same.
+	conn, err := tg.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connecting: %w", err)
+	}
+	defer conn.Release()
+
+	out := &TerminateOutcome{
+		Database: database, IdleSeconds: p.IdleSeconds, IncludeIdleInTransaction: p.IncludeIdleInTransaction,
+		MaxSessions: p.MaxSessions, Terminated: []Session{}, Skipped: []SkippedSession{}, SkippedByReason: map[string]int{},
+	}
+	var myPID int32
+	var canSignal bool
+	err = conn.QueryRow(ctx, `SELECT current_user, pg_backend_pid(), pg_has_role('pg_signal_backend', 'USAGE')`).
+		Scan(&out.Role, &myPID, &canSignal)
+	if err != nil {
+		return nil, fmt.Errorf("reading the session's role: %w", err)
+	}
+	own := map[int32]bool{myPID: true}
+	for _, pid := range tg.ownPIDs() {
+		own[pid] = true
+	}
+
+	skip := func(s Session, reason string) {
+		out.SkippedByReason[reason]++
+		if len(out.Skipped) < maxListedSkipped {
+			out.Skipped = append(out.Skipped, SkippedSession{Session: s, Reason: reason})
+		} else {
+			out.SkippedOmitted++
+		}
+	}
+	rows, err := conn.Query(ctx, sessionsQuery, database)
+	if err != nil {
+		return nil, fmt.Errorf("reading pg_stat_activity: %w", err)
+	}
+	var (
+		c          candidate
+		hidden     bool
+		super      bool
+		changed    *time.Time
+		candidates []candidate
+	)
+	_, err = pgx.ForEachRow(rows, []any{&c.PID, &hidden, &c.BackendType, &c.State, &changed, &c.IdleSeconds,
+		&c.User, &c.Application, &c.ClientAddr, &super}, func() error {
+		c.IdleSeconds = max(0, round(c.IdleSeconds, 1)) // never -0 for an active session
+		mine := own[c.PID] || (c.Application == tg.appName && c.User == out.Role)
+		if reason := p.reason(c.Session, mine, hidden, super); reason != "" {
+			skip(c.Session, reason)
+			return nil
+		}
+		if changed == nil { // never for an idle client backend; be safe
+			skip(c.Session, ReasonNotIdle)
+			return nil
+		}
+		c.stateChange = *changed
+		candidates = append(candidates, c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading pg_stat_activity: %w", err)
+	}
+
+	var denied []string // users whose sessions the role may not signal
+	for _, c := range candidates {
+		if p.MaxSessions > 0 && int64(len(out.Terminated)) >= p.MaxSessions {
+			skip(c.Session, ReasonCap)
+			continue
+		}
+		var ok bool
+		err := conn.QueryRow(ctx, terminateQuery, c.PID, database, c.State, c.stateChange).Scan(&ok)
+		var pgErr *pgconn.PgError
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			skip(c.Session, ReasonChanged)
+		case errors.As(err, &pgErr) && pgErr.Code == "42501": // insufficient_privilege
+			skip(c.Session, ReasonDenied)
+			if !slices.Contains(denied, c.User) {
+				denied = append(denied, c.User)
+			}
+		case err != nil:
+			return out, fmt.Errorf("terminating pid %d: %w (terminated %d before this)", c.PID, err, len(out.Terminated))
+		case !ok:
+			skip(c.Session, ReasonGone) // PostgreSQL warned: not a backend any more
+		default:
+			out.Terminated = append(out.Terminated, c.Session)
+		}
+	}
+	return out, privilegeError(out, denied, canSignal)
+}
+
+// reason says why a session must be left alone, "" when it may be ended.
+func (p *TerminateIdleParams) reason(s Session, own, hidden, super bool) string {
+	switch {
+	case own:
+		return ReasonOwnSession
+	case hidden:
+		return ReasonNotVisible
+	case s.BackendType != "client backend":
+		return ReasonNotClient
+	case super:
+		return ReasonSuperuser
+	case s.State == "idle":
+	case s.State == "idle in transaction" || s.State == "idle in transaction (aborted)":
+		if !p.IncludeIdleInTransaction {
+			return ReasonIdleInTransaction
+		}
+	default:
+		return ReasonNotIdle
+	}
+	switch {
+	case s.IdleSeconds < float64(p.IdleSeconds):
+		return ReasonYounger
+	case len(p.OnlyApplications) > 0 && !slices.Contains(p.OnlyApplications, s.Application):
+		return ReasonNotOnlyApp
+	case slices.Contains(p.ExcludeApplications, s.Application):
+		return ReasonExcludedApp
+	case len(p.OnlyUsers) > 0 && !slices.Contains(p.OnlyUsers, s.User):
+		return ReasonNotOnlyUser
+	case slices.Contains(p.ExcludeUsers, s.User):
+		return ReasonExcludedUser
+	}
+	return ""
+}
+
+// privilegeError names the grants the daemon's role lacks, when it had to
+// leave sessions alone for want of them. The action still did what it could
+// (out says what); the error makes the alert's record say "failed" so that
+// the missing grant is fixed rather than silently working around it.
+func privilegeError(out *TerminateOutcome, denied []string, canSignal bool) error {
+	role := pgx.Identifier{out.Role}.Sanitize()
+	var problems []string
+	if n := out.SkippedByReason[ReasonDenied]; n > 0 {
+		problems = append(problems, fmt.Sprintf("may not terminate %d session(s) of role(s) %s: it needs pg_signal_backend (GRANT pg_signal_backend TO %s)",
+			n, strings.Join(denied, ", "), role))
+	}
+	if n := out.SkippedByReason[ReasonNotVisible]; n > 0 {
+		msg := fmt.Sprintf("cannot see the state of %d session(s) of database %q: it needs pg_read_all_stats (GRANT pg_monitor TO %s)", n, out.Database, role)
+		if !canSignal {
+			msg += fmt.Sprintf(" and, to end other roles' sessions, pg_signal_backend (GRANT pg_signal_backend TO %s)", role)
+		}
+		problems = append(problems, msg)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("role %q %s (terminated %d)", out.Role, strings.Join(problems, "; "), len(out.Terminated))
+}
