@@ -23,8 +23,8 @@ build:
 run: build
 	$(BIN) serve
 
-## test: every check and test; CI runs this
-test: check services unit policy-test opa-test
+## test: every check and test; CI runs this (go test last, so its summary closes the output)
+test: check services policy-test opa-test unit
 
 check: fmt-check vet staticcheck
 
@@ -58,8 +58,10 @@ services:
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./receiver/
 
-bench:
+bench: services
 	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./policies/ ./receiver/
+	$(GO) test -run='^$$' -bench=ConnectionReport -benchmem -count=3 ./remediations/postgres/
+	$(GO) test -run='^$$' -bench=. -benchtime=5x ./remediations/redis/
 
 clean:
 	rm -rf bin
