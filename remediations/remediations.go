@@ -146,6 +146,16 @@ type Executor interface {
 	Execute(ctx context.Context, a Action, t Target, p Params) (Result, error)
 }
 
+// Previewer is implemented by an Executor that can tell, by reading its
+// target, what running an action would change, without changing it: a
+// read-only run. Preview returns Result{DryRun: true} with the action's plan
+// and, as Evidence, what a real run would do (the sessions it would end,
+// the keys it would delete) as far as the target's current state shows. It
+// must issue no call that changes anything; Changes stays empty.
+type Previewer interface {
+	Preview(ctx context.Context, a Action, t Target, p Params) (Result, error)
+}
+
 // DryRun is the Executor that plans and never acts.
 type DryRun struct{}
 

@@ -2,8 +2,10 @@ package remediations_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -43,8 +45,10 @@ func redisAddr() string {
 	return "127.0.0.1:6379"
 }
 
-// TestRouter: a configured backend target acts; an unconfigured target, a
-// backend without an executor, and global dry-run plan. Real PostgreSQL and
+// TestRouter: a configured backend target acts; an unconfigured target and
+// a backend without an executor plan; in global dry-run, on a configured
+// target, an investigation runs and a resolution is previewed (read-only,
+// with evidence), while unconfigured targets still plan. Real PostgreSQL and
 // Redis executors, so "acts" means a real report came back.
 func TestRouter(t *testing.T) {
 	ctx := context.Background()
@@ -72,21 +76,34 @@ func TestRouter(t *testing.T) {
 	cacheDefault := remediations.Target{Kind: redis.KindRedis, Instance: "cache-0:6379"}
 	deploy := remediations.Target{Kind: "Deployment", Namespace: "shop", Name: "cart"}
 
+	// A pattern no key matches: the preview must find nothing to count.
+	noKeys := remediations.Params{"pattern": "remediator-router-test:none:*", "max_keys": 10}
+
 	tests := []struct {
 		name   string
 		router *remediations.Router
 		action remediations.Action
 		target remediations.Target
 		params remediations.Params
-		plans  bool
+		plans  bool // Plans(): nothing will change
+		dryRun bool // Result.DryRun
+		// evidence: the executor read the target (a run or a preview),
+		// rather than the router planning without I/O.
+		evidence any
 	}{
-		{"configured postgres target acts", acting, postgres.ConnectionReport, pgDefault, nil, false},
-		{"unconfigured postgres target plans", acting, postgres.ConnectionReport, pgOther, nil, true},
-		{"configured redis target acts", acting, redis.CacheReport, cache, nil, false},
-		{"redis default not configured plans", acting, redis.CacheReport, cacheDefault, nil, true},
-		{"backend without an executor plans", acting, kubernetes.Scale, deploy, remediations.Params{"step": 1, "max_replicas": 3}, true},
-		{"global dry-run plans a configured postgres target", dry, postgres.TerminateIdle, pgDefault, remediations.Params{"idle_seconds": 600}, true},
-		{"global dry-run plans a configured redis target", dry, redis.CacheReport, cache, nil, true},
+		{"configured postgres target acts", acting, postgres.ConnectionReport, pgDefault, nil, false, false, &postgres.Report{}},
+		{"unconfigured postgres target plans", acting, postgres.ConnectionReport, pgOther, nil, true, true, nil},
+		{"configured redis target acts", acting, redis.CacheReport, cache, nil, false, false, &redis.CacheReportEvidence{}},
+		{"redis default not configured plans", acting, redis.CacheReport, cacheDefault, nil, true, true, nil},
+		{"backend without an executor plans", acting, kubernetes.Scale, deploy, remediations.Params{"step": 1, "max_replicas": 3}, true, true, nil},
+		{"global dry-run previews a resolution on a configured postgres target", dry, postgres.TerminateIdle, pgDefault,
+			remediations.Params{"idle_seconds": 600}, true, true, &postgres.TerminateOutcome{}},
+		{"global dry-run previews a resolution on a configured redis target", dry, redis.DeleteKeys, cache, noKeys, true, true, &redis.DeleteKeysPreview{}},
+		{"global dry-run runs an investigation on a configured postgres target", dry, postgres.ConnectionReport, pgDefault, nil, true, false, &postgres.Report{}},
+		{"global dry-run runs an investigation on a configured redis target", dry, redis.CacheReport, cache, nil, true, false, &redis.CacheReportEvidence{}},
+		{"global dry-run plans an unconfigured postgres target", dry, postgres.TerminateIdle, pgOther, remediations.Params{"idle_seconds": 600}, true, true, nil},
+		{"global dry-run plans an investigation on an unconfigured redis target", dry, redis.CacheReport, cacheDefault, nil, true, true, nil},
+		{"global dry-run plans a backend without an executor", dry, kubernetes.Scale, deploy, remediations.Params{"step": 1, "max_replicas": 3}, true, true, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,16 +116,88 @@ func TestRouter(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Execute: %v", err)
 			}
-			if res.DryRun != tc.plans {
-				t.Errorf("Result.DryRun = %v, want %v", res.DryRun, tc.plans)
+			if res.DryRun != tc.dryRun {
+				t.Errorf("Result.DryRun = %v, want %v", res.DryRun, tc.dryRun)
 			}
 			if res.Plan.Action != tc.action.Spec().Name || len(res.Plan.Calls) == 0 {
 				t.Errorf("plan = %+v", res.Plan)
 			}
-			if acted := res.Evidence != nil; acted == tc.plans {
-				t.Errorf("evidence %v: acted = %v, want %v", res.Evidence, acted, !tc.plans)
+			if got, want := fmt.Sprintf("%T", res.Evidence), fmt.Sprintf("%T", tc.evidence); got != want {
+				t.Errorf("evidence %T (%v), want %s", res.Evidence, res.Evidence, want)
+			}
+			if len(res.Changes) != 0 {
+				t.Errorf("changes %q", res.Changes)
 			}
 		})
+	}
+
+	// The previews changed nothing and said what they would do.
+	res, err := dry.Execute(ctx, postgres.TerminateIdle, pgDefault, remediations.Params{"idle_seconds": 1, "max_sessions": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := res.Evidence.(*postgres.TerminateOutcome); !out.Preview || len(out.Terminated) != 0 {
+		t.Errorf("terminate_idle preview: %+v", out)
+	}
+	res, err = dry.Execute(ctx, redis.DeleteKeys, cache, noKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pv := res.Evidence.(*redis.DeleteKeysPreview); pv.WouldDelete != 0 || pv.Matched != 0 || pv.Scans == 0 {
+		t.Errorf("delete_keys preview: %+v", pv)
+	}
+}
+
+// previewer is a recorder that can preview, and claims changes it must not
+// be credited with.
+type previewer struct {
+	recorder
+	previews []string
+}
+
+func (p *previewer) Preview(_ context.Context, a remediations.Action, t remediations.Target, _ remediations.Params) (remediations.Result, error) {
+	p.previews = append(p.previews, a.Spec().Name+" "+t.String())
+	return remediations.Result{Evidence: "previewed", Changes: []string{"bogus"}}, nil
+}
+
+// TestRouterDryRunSemantics: which executor method global dry-run calls, by
+// action kind and by whether the backend can preview.
+func TestRouterDryRunSemantics(t *testing.T) {
+	pg := &previewer{recorder: recorder{configured: map[string]bool{"": true}}}
+	rd := &recorder{configured: map[string]bool{"": true}} // no Preview
+	r := remediations.NewRouter(true, map[string]remediations.Backend{"postgres": pg, "redis": rd})
+	ctx := context.Background()
+	pgT := remediations.Target{Kind: postgres.KindPostgres, Database: "orders"}
+	rdT := remediations.Target{Kind: redis.KindRedis, Instance: "c:6379"}
+
+	// An investigation runs for real.
+	res, err := r.Execute(ctx, postgres.ConnectionReport, pgT, nil)
+	if err != nil || res.DryRun || res.Evidence != "ran" {
+		t.Errorf("investigation: %+v, %v; want a real run", res, err)
+	}
+	// A resolution is previewed: a dry-run, whatever the backend claims.
+	res, err = r.Execute(ctx, postgres.TerminateIdle, pgT, remediations.Params{"idle_seconds": 600})
+	if err != nil || !res.DryRun || res.Evidence != "previewed" || res.Changes != nil {
+		t.Errorf("resolution with a previewer: %+v, %v; want a preview with no changes", res, err)
+	}
+	// A resolution on a backend that cannot preview is planned, without calling it.
+	res, err = r.Execute(ctx, redis.DeleteKeys, rdT, remediations.Params{"pattern": "x:*"})
+	if err != nil || !res.DryRun || res.Evidence != nil || len(res.Plan.Calls) == 0 {
+		t.Errorf("resolution without a previewer: %+v, %v; want a plan", res, err)
+	}
+	if want := []string{"postgres.connection_report PostgreSQL orders"}; !slices.Equal(pg.calls, want) {
+		t.Errorf("postgres Execute calls %q, want %q", pg.calls, want)
+	}
+	if want := []string{"postgres.terminate_idle PostgreSQL orders"}; !slices.Equal(pg.previews, want) {
+		t.Errorf("postgres Preview calls %q, want %q", pg.previews, want)
+	}
+	if len(rd.calls) != 0 {
+		t.Errorf("redis Execute calls %q, want none", rd.calls)
+	}
+	for _, a := range []remediations.Action{postgres.ConnectionReport, postgres.TerminateIdle} {
+		if !r.Plans(a, pgT) {
+			t.Errorf("Plans(%s) = false in global dry-run", a.Spec().Name)
+		}
 	}
 }
 

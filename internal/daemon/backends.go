@@ -13,16 +13,18 @@ import (
 )
 
 // Backends connects the backends cfg configures and routes actions to them;
-// a backend or target that is not configured only plans, and in dry-run
-// nothing is connected at all. The returned func closes the backends.
+// a backend or target that is not configured only plans. In dry-run the
+// configured backends are connected too, so that investigations read and
+// resolutions preview (see remediations.Router), but nothing is changed. The
+// returned func closes the backends.
 func Backends(ctx context.Context, cfg *config.Config, log *slog.Logger) (*remediations.Router, func(), error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.DryRun {
-		log.Info("dry-run: every action is planned, none executed (--dry-run or dry_run in the config)",
+		log.Info("dry-run: nothing is changed (--dry-run or dry_run in the config); on configured targets investigations run "+
+			"and resolutions are previewed read-only, elsewhere actions are planned",
 			"postgres_targets", slices.Sorted(maps.Keys(cfg.Postgres.Targets)), "redis_targets", slices.Sorted(maps.Keys(cfg.Redis.Targets)))
-		return remediations.NewRouter(true, nil), func() {}, nil
 	}
 	backends := map[string]remediations.Backend{}
 	var closers []func()
@@ -59,13 +61,17 @@ func Backends(ctx context.Context, cfg *config.Config, log *slog.Logger) (*remed
 		{"postgres", "postgres.targets or " + config.EnvPostgresDSN, slices.Sorted(maps.Keys(cfg.Postgres.Targets))},
 		{"redis", "redis.targets or " + config.EnvRedisURL, slices.Sorted(maps.Keys(cfg.Redis.Targets))},
 	} {
-		if len(b.targets) > 0 {
+		switch {
+		case len(b.targets) > 0 && cfg.DryRun:
+			log.Info(b.name+" is in dry-run: on its configured targets investigations run and resolutions are previewed, "+
+				"nothing is changed; an alert naming another connection is planned only", "targets", b.targets)
+		case len(b.targets) > 0:
 			log.Info(b.name+" acts on its configured targets; an alert naming another connection is planned only", "targets", b.targets)
-		} else {
+		default:
 			log.Info(b.name + " is not configured: its actions are planned only (set " + b.how + ")")
 		}
 	}
 	// No Kubernetes executor exists yet.
 	log.Info("kubernetes actions are planned only (no Kubernetes executor yet)")
-	return remediations.NewRouter(false, backends), closeAll, nil
+	return remediations.NewRouter(cfg.DryRun, backends), closeAll, nil
 }

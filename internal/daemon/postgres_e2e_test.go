@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -73,8 +74,9 @@ policy:
 
 // startPostgres runs a daemon whose postgres target "default" is dsn, given
 // as REMEDIATOR_POSTGRES_DSN the way a container would, built with the same
-// daemon.Backends as `remediator serve`.
-func startPostgres(t *testing.T, dsn string, logs *syncBuffer) *harness {
+// daemon.Backends as `remediator serve`. mod, if any, changes the loaded
+// config (as serve's flags do).
+func startPostgres(t *testing.T, dsn string, logs *syncBuffer, mod ...func(*config.Config)) *harness {
 	t.Helper()
 	t.Setenv(config.EnvPostgresDSN, dsn)
 	dir := t.TempDir()
@@ -98,6 +100,9 @@ func startPostgres(t *testing.T, dsn string, logs *syncBuffer) *harness {
 		t.Fatal(err)
 	}
 	cfg.Policy.OwnNamespace = "remediator"
+	for _, m := range mod {
+		m(cfg)
+	}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	router, closeBackends, err := daemon.Backends(context.Background(), cfg, log)
 	if err != nil {
@@ -206,7 +211,7 @@ func TestPostgresEndToEnd(t *testing.T) {
 	}
 	report := rec.Investigations[0].Result.Evidence
 	if rec.Investigations[0].Result.DryRun || report.Database != db || report.InDatabase.ByState["idle"] < 5 ||
-		report.ByApplication["order-service"] != 4 || report.ByApplication["keep-me"] != 1 || report.MaxConnections == 0 {
+		report.ByDatabase[db] != report.InDatabase.Connections || report.MaxConnections == 0 {
 		t.Errorf("connection report evidence: %+v", report)
 	}
 	opt := rec.Options[0].Result
@@ -250,6 +255,120 @@ func TestPostgresEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "postgres acts on its configured targets") {
 		t.Errorf("no start-up line saying postgres acts:\n%s", logs.String())
+	}
+}
+
+// TestPostgresDryRunEndToEnd: a daemon in dry-run with a configured
+// database reads it: the connection report is real evidence, and
+// terminate_idle is previewed, listing the idle sessions it would end, while
+// every session stays alive.
+func TestPostgresDryRunEndToEnd(t *testing.T) {
+	admin := pgtest.Admin(t)
+	db := pgtest.CreateDatabase(t)
+	app := pgtest.CreateRole(t)
+	var idle []uint32
+	for range 3 {
+		c := pgtest.Connect(t, pgtest.DSN(t, db, app), "order-service")
+		idle = append(idle, c.PgConn().PID())
+	}
+	kept := pgtest.Connect(t, pgtest.DSN(t, db, app), "keep-me").PgConn().PID()
+	time.Sleep(2500 * time.Millisecond)
+
+	var logs syncBuffer
+	h := startPostgres(t, pgtest.WithPassword(t, pgtest.DSN(t, db, ""), e2ePassword), &logs, func(c *config.Config) { c.DryRun = true })
+	const fp = "e2e0000postgres3"
+	if r := h.post(postgresAlert(t, db, fp), "Bearer "+token); r.code != http.StatusOK || r.body["accepted"] != float64(1) {
+		t.Fatalf("post: %d %v", r.code, r.body)
+	}
+	waitFor(t, "outcome", func() bool { return len(h.outcomesFor(fp, "firing")) == 1 })
+	o := h.outcomesFor(fp, "firing")[0]
+	if o.Status != dispatch.StatusPlanned || o.Chosen != 1 {
+		t.Fatalf("outcome status %q, chosen %d, error %q; want planned, option 1\n%+v", o.Status, o.Chosen, o.Error, o)
+	}
+
+	// Nothing was terminated.
+	for _, pid := range append(slices.Clone(idle), kept) {
+		if st := pgtest.State(t, admin, pid); st != "idle" {
+			t.Errorf("session %d is %q after a dry-run, want still idle", pid, st)
+		}
+	}
+
+	b, err := json.Marshal(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Investigations []struct {
+			Action string `json:"action"`
+			Result struct {
+				DryRun   bool            `json:"dryRun"`
+				Evidence postgres.Report `json:"evidence"`
+			} `json:"result"`
+			Error string `json:"error"`
+		} `json:"investigations"`
+		Options []struct {
+			Result struct {
+				DryRun   bool                      `json:"dryRun"`
+				Changes  []string                  `json:"changes"`
+				Evidence postgres.TerminateOutcome `json:"evidence"`
+			} `json:"result"`
+		} `json:"options"`
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Investigations) != 1 || rec.Investigations[0].Action != "postgres.connection_report" || rec.Investigations[0].Error != "" {
+		t.Fatalf("investigations: %s", b)
+	}
+	report := rec.Investigations[0].Result.Evidence
+	if rec.Investigations[0].Result.DryRun || report.Database != db || report.InDatabase.ByState["idle"] < 4 ||
+		report.ByDatabase[db] != report.InDatabase.Connections || report.MaxConnections == 0 {
+		t.Errorf("connection report evidence: %+v", report)
+	}
+	if len(rec.Options) == 0 {
+		t.Fatalf("no options: %s", b)
+	}
+	opt := rec.Options[0].Result
+	if !opt.DryRun || len(opt.Changes) != 0 || !opt.Evidence.Preview || len(opt.Evidence.Terminated) != 0 {
+		t.Fatalf("terminate_idle result, want a preview: %s", b)
+	}
+	var would []uint32
+	for _, s := range opt.Evidence.WouldTerminate {
+		would = append(would, uint32(s.PID))
+		if s.Application != "order-service" || s.User != app || s.Database != db || s.State != "idle" || s.IdleSeconds < 2 {
+			t.Errorf("would terminate %+v, want an idle order-service session of %s in %s", s, app, db)
+		}
+	}
+	if !slices.Equal(would, idle) {
+		t.Errorf("would terminate pids %v, want the idle sessions %v (oldest first)", would, idle)
+	}
+	if got := opt.Evidence.SkippedByReason; got[postgres.ReasonExcludedApp] != 1 || got[postgres.ReasonOwnSession] < 1 {
+		t.Errorf("skipped by reason: %v", got)
+	}
+
+	m := h.metrics()
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"remediator_actions_total", map[string]string{"action": "postgres.terminate_idle", "result": "dry_run"}, 1},
+		{"remediator_actions_total", map[string]string{"action": "postgres.terminate_idle", "result": "success"}, 0},
+		{"remediator_investigations_total", map[string]string{"action": "postgres.connection_report", "result": "success"}, 1},
+		{"remediator_alerts_processed_total", map[string]string{"runbook": "PostgresTooManyConnections", "outcome": "planned"}, 1},
+	} {
+		if got := metricstest.Scraped(t, m, c.name, c.labels); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	h.stop()
+	for what, s := range map[string]string{"metrics": m, "recorded outcome": string(b), "logs": logs.String()} {
+		if strings.Contains(s, e2ePassword) {
+			t.Errorf("the DSN's password is in the %s", what)
+		}
+	}
+	if !strings.Contains(logs.String(), "postgres is in dry-run") {
+		t.Errorf("no start-up line saying postgres is in dry-run:\n%s", logs.String())
 	}
 }
 

@@ -239,12 +239,27 @@ func connectionName(t remediations.Target) string {
 // validates its parameters and target), then runs it within the target's
 // call timeout.
 func (e *Executor) Execute(ctx context.Context, a remediations.Action, t remediations.Target, p remediations.Params) (remediations.Result, error) {
+	return e.run(ctx, a, t, p, false)
+}
+
+// Preview implements remediations.Previewer: a read-only run. terminate_idle
+// makes the same selection as a real run (filters, order, cap, skip
+// reasons) and lists the sessions it would end in
+// TerminateOutcome.WouldTerminate, calling no pg_terminate_backend; the
+// other actions only read anyway, so their preview is their run.
+func (e *Executor) Preview(ctx context.Context, a remediations.Action, t remediations.Target, p remediations.Params) (remediations.Result, error) {
+	return e.run(ctx, a, t, p, true)
+}
+
+// run runs a, or previews it: then nothing is changed and the result is a
+// dry-run.
+func (e *Executor) run(ctx context.Context, a remediations.Action, t remediations.Target, p remediations.Params, preview bool) (remediations.Result, error) {
 	name := a.Spec().Name
 	plan, err := a.Plan(t, p)
 	if err != nil {
-		return remediations.Result{}, err
+		return remediations.Result{DryRun: preview}, err
 	}
-	res := remediations.Result{Plan: plan}
+	res := remediations.Result{DryRun: preview, Plan: plan}
 	tg, ok := e.targets[connectionName(t)]
 	if !ok {
 		return res, fmt.Errorf("%s: postgres target %q is not configured (configured: %s)", name, connectionName(t), strings.Join(e.Targets(), ", "))
@@ -264,7 +279,7 @@ func (e *Executor) Execute(ctx context.Context, a remediations.Action, t remedia
 			return res, err
 		}
 		var out *TerminateOutcome
-		out, err = tg.terminateIdle(ctx, t.Database, params)
+		out, err = tg.terminateIdle(ctx, t.Database, params, preview)
 		if out != nil {
 			res.Evidence = out
 			for _, s := range out.Terminated {
@@ -283,7 +298,7 @@ func (e *Executor) Execute(ctx context.Context, a remediations.Action, t remedia
 	if err != nil {
 		return res, fmt.Errorf("%s on postgres target %q (%s): %w", name, tg.name, tg.addr, tg.describe(ctx, err))
 	}
-	e.log.Debug("postgres action done", "action", name, "target", tg.name, "database", t.Database)
+	e.log.Debug("postgres action done", "action", name, "target", tg.name, "database", t.Database, "preview", preview)
 	return res, nil
 }
 

@@ -329,6 +329,111 @@ func TestTerminateIdle(t *testing.T) {
 	}
 }
 
+// TestTerminateIdlePreview: the dry-run of terminate_idle lists exactly the
+// sessions a real run then ends, in the same order, with the same skip
+// reasons, and ends none itself.
+func TestTerminateIdlePreview(t *testing.T) {
+	tests := []struct {
+		name   string
+		params func(f *fixture) remediations.Params
+		want   []string // the sessions both must pick, oldest first
+	}{
+		{
+			name: "max_sessions caps the preview like the run",
+			params: func(*fixture) remediations.Params {
+				return remediations.Params{"idle_seconds": idleThreshold, "max_sessions": 2, "exclude_applications": []string{"batch-excluded"}}
+			},
+			want: []string{"old-a", "old-b"},
+		},
+		{
+			name: "excluded application",
+			params: func(*fixture) remediations.Params {
+				return remediations.Params{"idle_seconds": idleThreshold, "exclude_applications": []string{"batch-excluded"}}
+			},
+			want: []string{"old-a", "old-b", "old-c"},
+		},
+		{
+			name: "excluded user, idle in transaction included",
+			params: func(f *fixture) remediations.Params {
+				return remediations.Params{"idle_seconds": idleThreshold, "exclude_users": []string{f.victim2}, "include_idle_in_transaction": true}
+			},
+			want: []string{"old-a", "old-b", "batch-excluded", "in-tx"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			parallel(t)
+			f := newFixture(t)
+			params := tc.params(f)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			res, err := f.exec.Preview(ctx, postgres.TerminateIdle, pgTarget(f.db), params)
+			if err != nil {
+				t.Fatalf("Preview: %v", err)
+			}
+			pv, ok := res.Evidence.(*postgres.TerminateOutcome)
+			if !ok {
+				t.Fatalf("Evidence is %T, want *postgres.TerminateOutcome", res.Evidence)
+			}
+			if !res.DryRun || len(res.Changes) != 0 || res.Plan.Action != "postgres.terminate_idle" {
+				t.Errorf("preview result: dry-run %v, changes %q, plan %+v", res.DryRun, res.Changes, res.Plan)
+			}
+			if !pv.Preview || len(pv.Terminated) != 0 {
+				t.Errorf("preview: preview=%v, terminated %+v", pv.Preview, pv.Terminated)
+			}
+			var apps []string
+			for _, s := range pv.WouldTerminate {
+				apps = append(apps, s.Application)
+				want := f.sessions[s.Application]
+				if want == nil || uint32(s.PID) != want.pid || s.Database != f.db || s.State == "" || s.IdleSeconds < idleThreshold || s.User == "" {
+					t.Errorf("would terminate %+v: not the test's session %s in %s", s, s.Application, f.db)
+				}
+			}
+			if !slices.Equal(apps, tc.want) {
+				t.Errorf("would terminate %v, want %v (in this order)", apps, tc.want)
+			}
+
+			// Nothing ended: every session is still there, in its state
+			// (read from pg_stat_activity: a query on the session itself
+			// would restart its idle time).
+			for app, s := range f.sessions {
+				if st := pgtest.State(t, f.admin, s.pid); st == "" {
+					t.Errorf("%s (pid %d) ended during a preview", app, s.pid)
+				}
+			}
+
+			// The real run ends exactly what the preview listed.
+			res, err = execute(t, f.exec, postgres.TerminateIdle, f.db, params)
+			if err != nil {
+				t.Fatalf("Execute: %v", err)
+			}
+			out := res.Evidence.(*postgres.TerminateOutcome)
+			pids := func(ss []postgres.Session) []int32 {
+				var p []int32
+				for _, s := range ss {
+					p = append(p, s.PID)
+				}
+				return p
+			}
+			if got, want := pids(out.Terminated), pids(pv.WouldTerminate); !slices.Equal(got, want) {
+				t.Errorf("the run terminated %v, the preview listed %v", got, want)
+			}
+			skipped := func(o *postgres.TerminateOutcome) map[int32]string {
+				m := map[int32]string{}
+				for _, s := range o.Skipped {
+					if s.Reason != postgres.ReasonNotClient { // autovacuum and the like come and go
+						m[s.PID] = s.Reason
+					}
+				}
+				return m
+			}
+			if got, want := skipped(out), skipped(pv); !maps.Equal(got, want) {
+				t.Errorf("the run skipped %v, the preview %v", got, want)
+			}
+		})
+	}
+}
+
 // TestTerminateIdlePrivileges: a role that may not terminate or see other
 // roles' sessions gets an error naming the grant it lacks, and ends nothing
 // it may not.
@@ -363,6 +468,35 @@ func TestTerminateIdlePrivileges(t *testing.T) {
 			s := open(t, db, victim, "victim")
 			time.Sleep(idleWait)
 			e := newExecutor(t, pgtest.DSN(t, db, ops), nil, nil)
+
+			// The preview predicts the run: the same error and skip reason,
+			// or the victim listed; and it ends nothing.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			pres, perr := e.Preview(ctx, postgres.TerminateIdle, pgTarget(db), remediations.Params{"idle_seconds": idleThreshold})
+			pv, _ := pres.Evidence.(*postgres.TerminateOutcome)
+			if pv == nil {
+				t.Fatalf("no preview evidence (err %v)", perr)
+			}
+			if (perr == nil) != (len(tc.wantErr) == 0) {
+				t.Errorf("preview error %v, want one naming %v", perr, tc.wantErr)
+			}
+			for _, w := range tc.wantErr {
+				if perr != nil && !strings.Contains(perr.Error(), w) {
+					t.Errorf("preview error %q does not contain %q", perr, w)
+				}
+			}
+			if len(tc.wantErr) == 0 && (len(pv.WouldTerminate) != 1 || uint32(pv.WouldTerminate[0].PID) != s.pid) {
+				t.Errorf("preview would terminate %+v, want the victim's pid %d", pv.WouldTerminate, s.pid)
+			}
+			for _, sk := range pv.Skipped {
+				if uint32(sk.PID) == s.pid && sk.Reason != tc.wantReason {
+					t.Errorf("preview skipped the victim as %q, want %q", sk.Reason, tc.wantReason)
+				}
+			}
+			if st := pgtest.State(t, admin, s.pid); st != "idle" {
+				t.Fatalf("victim is %q after the preview, want still idle", st)
+			}
 
 			res, err := execute(t, e, postgres.TerminateIdle, db, remediations.Params{"idle_seconds": idleThreshold})
 			out, _ := res.Evidence.(*postgres.TerminateOutcome)

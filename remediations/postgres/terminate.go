@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Session is one backend of the database as terminate_idle saw it.
@@ -17,6 +18,7 @@ type Session struct {
 	PID         int32  `json:"pid"`
 	User        string `json:"user"`
 	Application string `json:"application"`
+	Database    string `json:"database,omitempty"`
 	State       string `json:"state"`
 	// IdleSeconds is the time since the session entered its state.
 	IdleSeconds float64 `json:"idle_seconds"`
@@ -32,15 +34,23 @@ type SkippedSession struct {
 
 // TerminateOutcome is postgres.terminate_idle's evidence: what it ended and
 // what it left, with the reason, so the audit record answers "why not that one".
+// A preview (dry-run) fills WouldTerminate instead of Terminated.
 type TerminateOutcome struct {
+	// Preview is true for a dry-run: nothing was terminated.
+	Preview                  bool   `json:"preview,omitempty"`
 	Database                 string `json:"database"`
 	Role                     string `json:"role"`
 	IdleSeconds              int64  `json:"idle_seconds"`
 	IncludeIdleInTransaction bool   `json:"include_idle_in_transaction"`
 	// MaxSessions is the cap applied; 0 means none.
-	MaxSessions int64            `json:"max_sessions"`
-	Terminated  []Session        `json:"terminated"`
-	Skipped     []SkippedSession `json:"skipped"`
+	MaxSessions int64     `json:"max_sessions"`
+	Terminated  []Session `json:"terminated"`
+	// WouldTerminate is, in a preview, the sessions a real run would end
+	// now, in the order it would end them (oldest idle first), the cap
+	// applied. A real run may end fewer: a session that runs a query in
+	// between, or ends, is left alone.
+	WouldTerminate []Session        `json:"would_terminate,omitempty"`
+	Skipped        []SkippedSession `json:"skipped"`
 	// SkippedByReason counts every skipped session, listed or not.
 	SkippedByReason map[string]int `json:"skipped_by_reason"`
 	// SkippedOmitted counts skipped sessions left out of Skipped to keep the
@@ -73,11 +83,14 @@ const maxListedSkipped = 200
 
 // sessionsQuery lists every backend of one database, oldest state first.
 // Filtering happens in Go so that each session left alone gets its reason.
+// The last column says whether the daemon's role has the privileges of the
+// session's role, which lets it terminate the session without
+// pg_signal_backend (what PostgreSQL checks; a preview predicts with it).
 const sessionsQuery = `
 SELECT a.pid, a.backend_type IS NULL, coalesce(a.backend_type, ''), coalesce(a.state, ''), a.state_change,
        coalesce(extract(epoch FROM now() - a.state_change), 0)::float8,
        coalesce(a.usename, ''), coalesce(a.application_name, ''), coalesce(host(a.client_addr), ''),
-       coalesce(r.rolsuper, false)
+       coalesce(r.rolsuper, false), coalesce(pg_has_role(a.usesysid, 'USAGE'), false)
 FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid
 WHERE a.datname = $1
 ORDER BY a.state_change NULLS LAST, a.pid`
@@ -95,24 +108,40 @@ WHERE a.pid = $1 AND a.datname = $2 AND a.state = $3 AND a.state_change = $4
 type candidate struct {
 	Session
 	stateChange time.Time
+	// asRole: the daemon's role has the privileges of the session's role.
+	asRole bool
 }
 
-func (tg *target) terminateIdle(ctx context.Context, database string, p *TerminateIdleParams) (*TerminateOutcome, error) {
-	// One connection for the whole call: pg_backend_pid() must stay the same.
-	conn, err := tg.pool.Acquire(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("connecting: %w", err)
+// skip records a session left alone.
+func (out *TerminateOutcome) skip(s Session, reason string) {
+	out.SkippedByReason[reason]++
+	if len(out.Skipped) < maxListedSkipped {
+		out.Skipped = append(out.Skipped, SkippedSession{Session: s, Reason: reason})
+	} else {
+		out.SkippedOmitted++
 	}
-	defer conn.Release()
+}
 
-	out := &TerminateOutcome{
+// selection is what terminate_idle chose to end, before the cap, oldest
+// idle first: the run and its preview share it.
+type selection struct {
+	out        *TerminateOutcome
+	candidates []candidate
+	// canSignal: the role has pg_signal_backend (or is a superuser).
+	canSignal bool
+}
+
+// selectIdle reads the database's sessions on conn and sorts them into
+// candidates and skipped ones (with the reason), p's filters applied.
+func (tg *target) selectIdle(ctx context.Context, conn *pgxpool.Conn, database string, p *TerminateIdleParams) (*selection, error) {
+	sel := &selection{out: &TerminateOutcome{
 		Database: database, IdleSeconds: p.IdleSeconds, IncludeIdleInTransaction: p.IncludeIdleInTransaction,
 		MaxSessions: p.MaxSessions, Terminated: []Session{}, Skipped: []SkippedSession{}, SkippedByReason: map[string]int{},
-	}
+	}}
+	out := sel.out
 	var myPID int32
-	var canSignal bool
-	err = conn.QueryRow(ctx, `SELECT current_user, pg_backend_pid(), pg_has_role('pg_signal_backend', 'USAGE')`).
-		Scan(&out.Role, &myPID, &canSignal)
+	err := conn.QueryRow(ctx, `SELECT current_user, pg_backend_pid(), pg_has_role('pg_signal_backend', 'USAGE')`).
+		Scan(&out.Role, &myPID, &sel.canSignal)
 	if err != nil {
 		return nil, fmt.Errorf("reading the session's role: %w", err)
 	}
@@ -121,49 +150,80 @@ func (tg *target) terminateIdle(ctx context.Context, database string, p *Termina
 		own[pid] = true
 	}
 
-	skip := func(s Session, reason string) {
-		out.SkippedByReason[reason]++
-		if len(out.Skipped) < maxListedSkipped {
-			out.Skipped = append(out.Skipped, SkippedSession{Session: s, Reason: reason})
-		} else {
-			out.SkippedOmitted++
-		}
-	}
 	rows, err := conn.Query(ctx, sessionsQuery, database)
 	if err != nil {
 		return nil, fmt.Errorf("reading pg_stat_activity: %w", err)
 	}
 	var (
-		c          candidate
-		hidden     bool
-		super      bool
-		changed    *time.Time
-		candidates []candidate
+		c       candidate
+		hidden  bool
+		super   bool
+		changed *time.Time
 	)
+	c.Database = database
 	_, err = pgx.ForEachRow(rows, []any{&c.PID, &hidden, &c.BackendType, &c.State, &changed, &c.IdleSeconds,
-		&c.User, &c.Application, &c.ClientAddr, &super}, func() error {
+		&c.User, &c.Application, &c.ClientAddr, &super, &c.asRole}, func() error {
 		c.IdleSeconds = max(0, round(c.IdleSeconds, 1)) // never -0 for an active session
 		mine := own[c.PID] || (c.Application == tg.appName && c.User == out.Role)
 		if reason := p.reason(c.Session, mine, hidden, super); reason != "" {
-			skip(c.Session, reason)
+			out.skip(c.Session, reason)
 			return nil
 		}
 		if changed == nil { // never for an idle client backend; be safe
-			skip(c.Session, ReasonNotIdle)
+			out.skip(c.Session, ReasonNotIdle)
 			return nil
 		}
 		c.stateChange = *changed
-		candidates = append(candidates, c)
+		sel.candidates = append(sel.candidates, c)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading pg_stat_activity: %w", err)
 	}
+	return sel, nil
+}
+
+// terminateIdle ends the selected sessions, at most p.MaxSessions of them,
+// oldest idle first. With preview it ends none: it lists in WouldTerminate
+// the ones it would end, and skips those the role may not signal (a real
+// run is refused those by PostgreSQL) for the same reason, so the cap, the
+// skip reasons and the privilege error are the real run's.
+func (tg *target) terminateIdle(ctx context.Context, database string, p *TerminateIdleParams, preview bool) (*TerminateOutcome, error) {
+	// One connection for the whole call: pg_backend_pid() must stay the same.
+	conn, err := tg.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connecting: %w", err)
+	}
+	defer conn.Release()
+
+	sel, err := tg.selectIdle(ctx, conn, database, p)
+	if err != nil {
+		return nil, err
+	}
+	out := sel.out
+	out.Preview = preview
+	if preview {
+		out.WouldTerminate = []Session{}
+	}
 
 	var denied []string // users whose sessions the role may not signal
-	for _, c := range candidates {
-		if p.MaxSessions > 0 && int64(len(out.Terminated)) >= p.MaxSessions {
-			skip(c.Session, ReasonCap)
+	deny := func(c candidate) {
+		out.skip(c.Session, ReasonDenied)
+		if !slices.Contains(denied, c.User) {
+			denied = append(denied, c.User)
+		}
+	}
+	for _, c := range sel.candidates {
+		if p.MaxSessions > 0 && int64(len(out.Terminated)+len(out.WouldTerminate)) >= p.MaxSessions {
+			out.skip(c.Session, ReasonCap)
+			continue
+		}
+		if preview {
+			if !sel.canSignal && !c.asRole {
+				deny(c)
+			} else {
+				out.WouldTerminate = append(out.WouldTerminate, c.Session)
+			}
 			continue
 		}
 		var ok bool
@@ -171,21 +231,18 @@ func (tg *target) terminateIdle(ctx context.Context, database string, p *Termina
 		var pgErr *pgconn.PgError
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
-			skip(c.Session, ReasonChanged)
+			out.skip(c.Session, ReasonChanged)
 		case errors.As(err, &pgErr) && pgErr.Code == "42501": // insufficient_privilege
-			skip(c.Session, ReasonDenied)
-			if !slices.Contains(denied, c.User) {
-				denied = append(denied, c.User)
-			}
+			deny(c)
 		case err != nil:
 			return out, fmt.Errorf("terminating pid %d: %w (terminated %d before this)", c.PID, err, len(out.Terminated))
 		case !ok:
-			skip(c.Session, ReasonGone) // PostgreSQL warned: not a backend any more
+			out.skip(c.Session, ReasonGone) // PostgreSQL warned: not a backend any more
 		default:
 			out.Terminated = append(out.Terminated, c.Session)
 		}
 	}
-	return out, privilegeError(out, denied, canSignal)
+	return out, privilegeError(out, denied, sel.canSignal)
 }
 
 // reason says why a session must be left alone, "" when it may be ended.
@@ -242,6 +299,9 @@ func privilegeError(out *TerminateOutcome, denied []string, canSignal bool) erro
 	}
 	if len(problems) == 0 {
 		return nil
+	}
+	if out.Preview {
+		return fmt.Errorf("role %q %s (dry-run: would terminate %d)", out.Role, strings.Join(problems, "; "), len(out.WouldTerminate))
 	}
 	return fmt.Errorf("role %q %s (terminated %d)", out.Role, strings.Join(problems, "; "), len(out.Terminated))
 }

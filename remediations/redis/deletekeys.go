@@ -41,56 +41,76 @@ type DeleteKeysEvidence struct {
 	Duration string `json:"duration"`
 }
 
-// deleteKeys SCANs for p.Pattern and UNLINKs what it finds in batches. It
-// never uses KEYS (which blocks Redis for the whole keyspace) and never
-// FLUSH*; UNLINK frees memory in a background thread, so a batch of large
-// keys does not stall the server the way DEL would.
-//
-// On error (including ctx being cancelled or expiring) the evidence of what
-// was already deleted is returned with the error.
-func (c *conn) deleteKeys(ctx context.Context, log *slog.Logger, p *DeleteKeysParams) (*DeleteKeysEvidence, error) {
-	batch := cmp.Or(p.BatchSize, defaultBatchSize)
-	pause := time.Duration(p.PauseMS) * time.Millisecond
-	ev := &DeleteKeysEvidence{
-		Connection: c.name, Addr: c.addr, Pattern: p.Pattern,
-		MaxKeys: p.MaxKeys, BatchSize: batch, PauseMS: p.PauseMS,
-	}
-	start := time.Now()
+// DeleteKeysPreview is what redis.delete_keys would delete (dry-run): the
+// same SCAN, MATCH, COUNT and cap as a real run, no UNLINK.
+type DeleteKeysPreview struct {
+	Connection string `json:"connection"`
+	// Addr is host:port/db; it never holds credentials.
+	Addr      string `json:"addr"`
+	Pattern   string `json:"pattern"`
+	MaxKeys   int64  `json:"max_keys"` // 0: no cap
+	BatchSize int64  `json:"batch_size"`
 
+	// Matched counts the keys SCAN returned for the pattern, as in
+	// DeleteKeysEvidence.
+	Matched int64 `json:"matched"`
+	// WouldDelete counts the keys a real run would UNLINK now (never more
+	// than MaxKeys); a key that expires in between would not be counted.
+	WouldDelete int64 `json:"would_delete"`
+	// Capped is true when a real run would stop at max_keys with matching
+	// keys left.
+	Capped   bool   `json:"capped"`
+	Scans    int64  `json:"scans"`
+	Duration string `json:"duration"`
+}
+
+// sweepStats is what the scan loop saw and did.
+type sweepStats struct {
+	matched, scans int64
+	// taken counts the keys flush accepted (UNLINK's count in a run, every
+	// key in a preview), batches its calls.
+	taken, batches int64
+	capped         bool
+}
+
+// sweep is delete_keys' scan loop, shared by the run and its preview: it
+// SCANs for p.Pattern with COUNT batch and hands the matching keys to flush
+// in batches of up to batch (sparse matches make SCAN pages small or empty,
+// so several pages may go into one batch), pausing between batches, and
+// stops once flush has taken max_keys. flush returns how many of its keys
+// it took: a key UNLINK did not find frees its slot under the cap again.
+//
+// On error (including ctx being cancelled or expiring) the stats of what was
+// already done are returned with the error.
+func (c *conn) sweep(ctx context.Context, p *DeleteKeysParams, batch int64, pause time.Duration,
+	flush func(ctx context.Context, keys []string) (int64, error)) (sweepStats, error) {
 	var (
+		st       sweepStats
 		cursor   uint64
 		scanDone bool
 		pending  []string
 		// dropped is set when SCAN returned keys the cap did not let in.
 		dropped bool
 	)
-	// room is how many more keys may go to UNLINK. It counts keys actually
-	// deleted plus those waiting, so the cap holds exactly whatever UNLINK
-	// reports, and a key that vanished in between frees its slot again.
+	// room is how many more keys may go to flush. It counts keys taken plus
+	// those waiting, so the cap holds exactly whatever flush reports.
 	room := func() int64 {
 		if p.MaxKeys == 0 {
 			return math.MaxInt64
 		}
-		return p.MaxKeys - ev.Deleted - int64(len(pending))
+		return p.MaxKeys - st.taken - int64(len(pending))
 	}
-	stop := func(err error) (*DeleteKeysEvidence, error) {
-		ev.Duration = time.Since(start).Round(time.Microsecond).String()
-		return ev, fmt.Errorf("stopped after unlinking %d keys in %d batches: %w", ev.Deleted, ev.Batches, err)
-	}
-
 	for {
-		// Fill one batch. Sparse matches make SCAN pages small or empty,
-		// so several pages may go into one UNLINK.
 		for !scanDone && int64(len(pending)) < batch && room() > 0 {
 			if err := ctx.Err(); err != nil {
-				return stop(err)
+				return st, err
 			}
 			keys, next, err := c.scan(ctx, cursor, p.Pattern, batch)
 			if err != nil {
-				return stop(err)
+				return st, err
 			}
-			ev.Scans++
-			ev.Matched += int64(len(keys))
+			st.scans++
+			st.matched += int64(len(keys))
 			take := min(int64(len(keys)), room())
 			if take < int64(len(keys)) {
 				dropped = true
@@ -101,31 +121,80 @@ func (c *conn) deleteKeys(ctx context.Context, log *slog.Logger, p *DeleteKeysPa
 		if len(pending) == 0 {
 			break // SCAN finished, or the cap is reached
 		}
-		if ev.Batches > 0 && pause > 0 {
+		if st.batches > 0 && pause > 0 {
 			if err := sleep(ctx, pause); err != nil {
-				return stop(err)
+				return st, err
 			}
 		}
 		if err := ctx.Err(); err != nil {
-			return stop(err)
+			return st, err
 		}
 		n := min(int64(len(pending)), batch)
-		deleted, err := c.unlink(ctx, pending[:n])
+		took, err := flush(ctx, pending[:n])
 		if err != nil {
-			return stop(err)
+			return st, err
+		}
+		st.taken += took
+		st.batches++
+		pending = pending[n:]
+	}
+	st.capped = p.MaxKeys > 0 && (dropped || !scanDone)
+	return st, nil
+}
+
+// deleteKeys SCANs for p.Pattern and UNLINKs what it finds in batches. It
+// never uses KEYS (which blocks Redis for the whole keyspace) and never
+// FLUSH*; UNLINK frees memory in a background thread, so a batch of large
+// keys does not stall the server the way DEL would.
+//
+// On error (including ctx being cancelled or expiring) the evidence of what
+// was already deleted is returned with the error.
+func (c *conn) deleteKeys(ctx context.Context, log *slog.Logger, p *DeleteKeysParams) (*DeleteKeysEvidence, error) {
+	batch := cmp.Or(p.BatchSize, defaultBatchSize)
+	ev := &DeleteKeysEvidence{
+		Connection: c.name, Addr: c.addr, Pattern: p.Pattern,
+		MaxKeys: p.MaxKeys, BatchSize: batch, PauseMS: p.PauseMS,
+	}
+	start := time.Now()
+	st, err := c.sweep(ctx, p, batch, time.Duration(p.PauseMS)*time.Millisecond, func(ctx context.Context, keys []string) (int64, error) {
+		deleted, err := c.unlink(ctx, keys)
+		if err != nil {
+			return 0, err
 		}
 		ev.Deleted += deleted
 		ev.Batches++
-		pending = pending[n:]
 		log.Debug("redis keys unlinked", "connection", c.name, "pattern", p.Pattern,
 			"batch", ev.Batches, "unlinked", deleted, "total", ev.Deleted)
-	}
-
-	ev.Capped = p.MaxKeys > 0 && (dropped || !scanDone)
+		return deleted, nil
+	})
+	ev.Matched, ev.Scans, ev.Capped = st.matched, st.scans, st.capped
 	ev.Duration = time.Since(start).Round(time.Microsecond).String()
+	if err != nil {
+		return ev, fmt.Errorf("stopped after unlinking %d keys in %d batches: %w", ev.Deleted, ev.Batches, err)
+	}
 	log.Info("redis delete_keys finished", "connection", c.name, "addr", c.addr, "pattern", p.Pattern,
 		"matched", ev.Matched, "deleted", ev.Deleted, "batches", ev.Batches, "capped", ev.Capped, "duration", ev.Duration)
 	return ev, nil
+}
+
+// previewDeleteKeys is deleteKeys without UNLINK: the same scan loop, every
+// key counted as deleted. It does not pause between batches: the pause
+// spaces out the UNLINKs, and a preview sends none.
+func (c *conn) previewDeleteKeys(ctx context.Context, log *slog.Logger, p *DeleteKeysParams) (*DeleteKeysPreview, error) {
+	batch := cmp.Or(p.BatchSize, defaultBatchSize)
+	pv := &DeleteKeysPreview{Connection: c.name, Addr: c.addr, Pattern: p.Pattern, MaxKeys: p.MaxKeys, BatchSize: batch}
+	start := time.Now()
+	st, err := c.sweep(ctx, p, batch, 0, func(_ context.Context, keys []string) (int64, error) {
+		return int64(len(keys)), nil
+	})
+	pv.Matched, pv.WouldDelete, pv.Capped, pv.Scans = st.matched, st.taken, st.capped, st.scans
+	pv.Duration = time.Since(start).Round(time.Microsecond).String()
+	if err != nil {
+		return pv, fmt.Errorf("dry-run stopped after counting %d keys: %w", pv.WouldDelete, err)
+	}
+	log.Info("redis delete_keys dry-run finished", "connection", c.name, "addr", c.addr, "pattern", p.Pattern,
+		"matched", pv.Matched, "would_delete", pv.WouldDelete, "capped", pv.Capped, "duration", pv.Duration)
+	return pv, nil
 }
 
 func (c *conn) scan(ctx context.Context, cursor uint64, pattern string, count int64) ([]string, uint64, error) {

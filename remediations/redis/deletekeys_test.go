@@ -220,3 +220,73 @@ func TestDeleteKeysStopsWithContext(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteKeysPreview: the dry-run of delete_keys counts exactly what a
+// real run then deletes, with the same cap, and deletes nothing itself.
+func TestDeleteKeysPreview(t *testing.T) {
+	c := testClient(t)
+	e := defaultExecutor(t)
+	target := remediations.Target{Kind: redis.KindRedis, Instance: "cache-0"}
+
+	for _, tc := range []struct {
+		name       string
+		params     remediations.Params
+		want       int64
+		wantCapped bool
+	}{
+		{name: "cap below the matches", params: remediations.Params{"max_keys": 12_345, "batch_size": 1000}, want: 12_345, wantCapped: true},
+		{name: "no cap", params: remediations.Params{"batch_size": 2000, "pause_ms": 1000}, want: matching},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := keyPrefix(t, c)
+			fill(t, c, prefix, groups)
+			params := remediations.Params{"pattern": prefix + "expired:*"}
+			for k, v := range tc.params {
+				params[k] = v
+			}
+
+			start := time.Now()
+			res, err := e.Preview(context.Background(), redis.DeleteKeys, target, params)
+			if err != nil {
+				t.Fatalf("Preview: %v", err)
+			}
+			// No pause in a preview: 25 batches at pause_ms 1000 would take 24s.
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("the preview took %s", d)
+			}
+			pv, ok := res.Evidence.(*redis.DeleteKeysPreview)
+			if !ok {
+				t.Fatalf("evidence is %T, want *redis.DeleteKeysPreview", res.Evidence)
+			}
+			if !res.DryRun || len(res.Changes) != 0 || res.Plan.Action != "redis.delete_keys" {
+				t.Errorf("preview result: dryRun=%v changes=%q plan=%+v", res.DryRun, res.Changes, res.Plan)
+			}
+			if pv.WouldDelete != tc.want || pv.Capped != tc.wantCapped || pv.Scans == 0 || pv.Matched < pv.WouldDelete {
+				t.Errorf("preview %+v, want would_delete %d, capped %v", pv, tc.want, tc.wantCapped)
+			}
+			if !tc.wantCapped && pv.Matched != matching {
+				t.Errorf("preview matched %d, want all %d", pv.Matched, matching)
+			}
+			// Nothing went.
+			if left := count(t, c, prefix+"expired:*"); left != matching {
+				t.Errorf("%d matching keys after the preview, want all %d", left, matching)
+			}
+			checkUntouched(t, c, prefix)
+
+			// The real run deletes exactly what the preview counted.
+			params["pause_ms"] = 0
+			res, err = e.Execute(context.Background(), redis.DeleteKeys, target, params)
+			if err != nil {
+				t.Fatalf("Execute: %v", err)
+			}
+			ev := res.Evidence.(*redis.DeleteKeysEvidence)
+			if ev.Deleted != pv.WouldDelete || ev.Capped != pv.Capped {
+				t.Errorf("the run deleted %d (capped %v), the preview said %d (capped %v)", ev.Deleted, ev.Capped, pv.WouldDelete, pv.Capped)
+			}
+			if left := count(t, c, prefix+"expired:*"); left != matching-pv.WouldDelete {
+				t.Errorf("%d matching keys left, want %d", left, matching-pv.WouldDelete)
+			}
+			checkUntouched(t, c, prefix)
+		})
+	}
+}

@@ -196,6 +196,20 @@ func owns(name string) bool {
 // Execute runs a Redis action on t's connection. It implements
 // remediations.Executor; dry-run is decided in front of it.
 func (e *Executor) Execute(ctx context.Context, a remediations.Action, t remediations.Target, p remediations.Params) (remediations.Result, error) {
+	return e.run(ctx, a, t, p, false)
+}
+
+// Preview implements remediations.Previewer: a read-only run. delete_keys
+// SCANs exactly as a real run (same MATCH, COUNT and cap) without UNLINK and
+// reports a DeleteKeysPreview; cache_report only reads, so its preview is
+// its run.
+func (e *Executor) Preview(ctx context.Context, a remediations.Action, t remediations.Target, p remediations.Params) (remediations.Result, error) {
+	return e.run(ctx, a, t, p, true)
+}
+
+// run runs a, or previews it: then nothing is changed and the result is a
+// dry-run.
+func (e *Executor) run(ctx context.Context, a remediations.Action, t remediations.Target, p remediations.Params, preview bool) (remediations.Result, error) {
 	name := a.Spec().Name
 	if !owns(name) {
 		return remediations.Result{}, fmt.Errorf("the redis executor does not run %s (it runs %s, %s)",
@@ -209,7 +223,7 @@ func (e *Executor) Execute(ctx context.Context, a remediations.Action, t remedia
 	if err != nil {
 		return remediations.Result{}, fmt.Errorf("planning %s on %s: %w", name, on, err)
 	}
-	res := remediations.Result{Plan: plan}
+	res := remediations.Result{DryRun: preview, Plan: plan}
 	cn := connectionName(t)
 	c, ok := e.conns[cn]
 	if !ok {
@@ -228,6 +242,14 @@ func (e *Executor) Execute(ctx context.Context, a remediations.Action, t remedia
 		params, err := remediations.Decode[DeleteKeysParams](p)
 		if err != nil {
 			return res, fmt.Errorf("%s on %s: %w", name, on, err)
+		}
+		if preview {
+			pv, err := c.previewDeleteKeys(ctx, e.log, params)
+			res.Evidence = pv
+			if err != nil {
+				return res, fmt.Errorf("%s on %s: %w", name, on, err)
+			}
+			return res, nil
 		}
 		ev, runErr := c.deleteKeys(ctx, e.log, params)
 		res.Evidence = ev
