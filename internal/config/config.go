@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -25,6 +26,9 @@ import (
 const (
 	EnvPostgresDSN = "REMEDIATOR_POSTGRES_DSN"
 	EnvRedisURL    = "REMEDIATOR_REDIS_URL"
+	// EnvStateRedisURL selects the Redis state store, as if the file said
+	// `state: {redis_url_env: REMEDIATOR_STATE_REDIS_URL}`.
+	EnvStateRedisURL = "REMEDIATOR_STATE_REDIS_URL"
 )
 
 // Config is the daemon's configuration.
@@ -38,6 +42,7 @@ type Config struct {
 	Dispatcher Dispatcher `yaml:"dispatcher"`
 	Policy     Policy     `yaml:"policy"`
 	Server     Server     `yaml:"server"`
+	State      State      `yaml:"state"`
 
 	// Postgres and Redis name the servers actions may act on. A backend
 	// target that is not configured here only plans.
@@ -94,6 +99,69 @@ type Redis struct {
 	Targets map[string]redis.TargetConfig `yaml:"targets"`
 }
 
+// State selects where the daemon keeps its state: in memory (the default,
+// one replica) or in Redis (several replicas acting as one). The Redis URL
+// holds the password, so it comes from an environment variable or a file.
+type State struct {
+	// RedisURLEnv names the environment variable holding the Redis URL.
+	RedisURLEnv string `yaml:"redis_url_env"`
+	// RedisURLFile is a file holding the Redis URL.
+	RedisURLFile string `yaml:"redis_url_file"`
+	// RedisURL is a URL without credentials given by the --state flag;
+	// never read from the file.
+	RedisURL string `yaml:"-"`
+	// Prefix starts every key (default "remediator:"), so several
+	// deployments can share one Redis.
+	Prefix string `yaml:"prefix"`
+	// LockTTL is how long a crashed replica's target lock outlives it; a
+	// live holder renews it every lock_ttl/3 (default 30s).
+	LockTTL time.Duration `yaml:"lock_ttl"`
+	// CallTimeout bounds each Redis command (default 5s).
+	CallTimeout time.Duration `yaml:"call_timeout"`
+}
+
+// Redis reports whether the Redis state store is configured.
+func (s State) Redis() bool { return s.RedisURLEnv != "" || s.RedisURLFile != "" || s.RedisURL != "" }
+
+// URL reads the Redis URL from where the configuration says it is.
+func (s State) URL(getenv func(string) string) (string, error) {
+	switch {
+	case s.RedisURL != "":
+		return s.RedisURL, nil
+	case s.RedisURLEnv != "":
+		v := strings.TrimSpace(getenv(s.RedisURLEnv))
+		if v == "" {
+			return "", fmt.Errorf("state.redis_url_env: environment variable %s is unset or empty", s.RedisURLEnv)
+		}
+		return v, nil
+	case s.RedisURLFile != "":
+		b, err := os.ReadFile(s.RedisURLFile)
+		if err != nil {
+			return "", fmt.Errorf("state.redis_url_file: %w", err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("state.redis_url_file %s is empty", s.RedisURLFile)
+		}
+		return v, nil
+	}
+	return "", errors.New("no Redis URL configured for the state store")
+}
+
+func (s State) validate() error {
+	switch {
+	case s.RedisURLEnv != "" && s.RedisURLFile != "":
+		return errors.New("state: set only one of redis_url_env and redis_url_file")
+	case s.LockTTL < 0:
+		return errors.New("state.lock_ttl must not be negative")
+	case s.LockTTL > 0 && s.LockTTL < 30*time.Millisecond:
+		return errors.New("state.lock_ttl must be at least 30ms (it is renewed every lock_ttl/3)")
+	case s.CallTimeout < 0:
+		return errors.New("state.call_timeout must not be negative")
+	}
+	return nil
+}
+
 // Server configures the HTTP server.
 type Server struct {
 	ReadTimeout     time.Duration `yaml:"read_timeout"`
@@ -142,6 +210,9 @@ func Load(path string, catalog *remediations.Catalog) (*Config, error) {
 			return nil, runbook.FileError(path, err)
 		}
 	}
+	if err := cfg.applyEnvState(os.Getenv); err != nil {
+		return nil, fmt.Errorf("%s: %w", nameOr(path), err)
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", nameOr(path), err)
 	}
@@ -187,6 +258,20 @@ func (c *Config) validate() error {
 	case (c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == ""):
 		return fmt.Errorf("server.tls_cert_file and server.tls_key_file go together")
 	}
+	return c.State.validate()
+}
+
+// applyEnvState lets REMEDIATOR_STATE_REDIS_URL select the Redis state store.
+// A file that names the URL's place as well is an error rather than a silent
+// choice between the two.
+func (c *Config) applyEnvState(getenv func(string) string) error {
+	if getenv(EnvStateRedisURL) == "" {
+		return nil
+	}
+	if c.State.RedisURLEnv != "" || c.State.RedisURLFile != "" {
+		return fmt.Errorf("state: redis_url_env/redis_url_file set here and %s in the environment; remove one", EnvStateRedisURL)
+	}
+	c.State.RedisURLEnv = EnvStateRedisURL
 	return nil
 }
 
@@ -199,24 +284,9 @@ func (c *Config) validateTargets(file string, data []byte) error {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Redis.Targets)) {
-		if err := validateRedis(c.Redis.Targets[name]); err != nil {
+		if err := c.Redis.Targets[name].Validate(); err != nil {
 			return targetError(file, data, "redis", name, err)
 		}
-	}
-	return nil
-}
-
-// validateRedis checks what needs no I/O; the executor reads the URL.
-func validateRedis(t redis.TargetConfig) error {
-	switch {
-	case t.URLEnv == "" && t.URLFile == "":
-		return errors.New("set url_env (an environment variable) or url_file (a file) holding the URL; the URL itself never goes in the config file")
-	case t.URLEnv != "" && t.URLFile != "":
-		return errors.New("set only one of url_env and url_file")
-	case t.PoolSize < 0:
-		return errors.New("pool_size must not be negative")
-	case t.CallTimeout < 0:
-		return errors.New("call_timeout must not be negative")
 	}
 	return nil
 }

@@ -140,9 +140,9 @@ func TestBackendTargetErrors(t *testing.T) {
 			"remediator.yaml:1: postgres.targets.orders: max_conns must not be negative"},
 		{"bad timeout", "postgres: {targets: {orders: {dsn_env: A, call_timeout: soon}}}\n", "remediator.yaml:1:"},
 		{"no URL source", "redis:\n  targets:\n\n    cache: {pool_size: 2}\n",
-			"remediator.yaml:4: redis.targets.cache: set url_env (an environment variable) or url_file (a file) holding the URL"},
-		{"redis both sources", "redis: {targets: {cache: {url_env: A, url_file: /b}}}\n", "redis.targets.cache: set only one of url_env and url_file"},
-		{"redis negative pool", "redis: {targets: {cache: {url_env: A, pool_size: -1}}}\n", "redis.targets.cache: pool_size must not be negative"},
+			"remediator.yaml:4: redis.targets.cache: url_env or url_file is required (the URL holds the password, so it is not written in the config)"},
+		{"redis both sources", "redis: {targets: {cache: {url_env: A, url_file: /b}}}\n", "redis.targets.cache: set one of url_env and url_file, not both"},
+		{"redis negative pool", "redis: {targets: {cache: {url_env: A, pool_size: -1}}}\n", "redis.targets.cache: pool_size -1 is negative"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -193,4 +193,68 @@ func TestEnvTargets(t *testing.T) {
 	if len(cfg.Postgres.Targets) != 0 || len(cfg.Redis.Targets) != 0 {
 		t.Errorf("targets without env or file: %+v %+v", cfg.Postgres.Targets, cfg.Redis.Targets)
 	}
+}
+
+func TestStateConfig(t *testing.T) {
+	t.Setenv(config.EnvStateRedisURL, "")
+	cfg, err := load(t, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.State.Redis() {
+		t.Fatalf("default state is not memory: %+v", cfg.State)
+	}
+
+	urlFile := filepath.Join(t.TempDir(), "state-url")
+	if err := os.WriteFile(urlFile, []byte("redis://:pw@redis:6379/1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = load(t, "state: {redis_url_file: "+urlFile+", prefix: 'shop:', lock_ttl: 10s, call_timeout: 2s}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.State.Redis() || cfg.State.Prefix != "shop:" || cfg.State.LockTTL != 10*time.Second || cfg.State.CallTimeout != 2*time.Second {
+		t.Fatalf("state: %+v", cfg.State)
+	}
+	if u, err := cfg.State.URL(os.Getenv); err != nil || u != "redis://:pw@redis:6379/1" {
+		t.Fatalf("URL() = %q, %v", u, err)
+	}
+
+	for _, tc := range []struct{ name, yml, want string }{
+		{"both url_env and url_file", "state: {redis_url_env: X, redis_url_file: /y}\n", "only one of redis_url_env and redis_url_file"},
+		{"negative lock ttl", "state: {redis_url_env: X, lock_ttl: -1s}\n", "state.lock_ttl must not be negative"},
+		{"tiny lock ttl", "state: {redis_url_env: X, lock_ttl: 1ms}\n", "at least 30ms"},
+		{"negative call timeout", "state: {redis_url_env: X, call_timeout: -1s}\n", "state.call_timeout"},
+		{"the URL itself", "state: {redis_url: 'redis://:pw@h'}\n", "field redis_url not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := load(t, tc.yml); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+
+	t.Run("env", func(t *testing.T) {
+		t.Setenv(config.EnvStateRedisURL, "redis://:pw@redis:6379/0")
+		cfg, err := load(t, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.State.RedisURLEnv != config.EnvStateRedisURL {
+			t.Fatalf("state from the environment: %+v", cfg.State)
+		}
+		if u, _ := cfg.State.URL(os.Getenv); u != "redis://:pw@redis:6379/0" {
+			t.Errorf("URL() = %q", u)
+		}
+		if _, err := load(t, "state: {redis_url_file: /x}\n"); err == nil || !strings.Contains(err.Error(), "remove one") {
+			t.Errorf("file and environment both naming the URL: %v", err)
+		}
+	})
+
+	t.Run("unset env", func(t *testing.T) {
+		s := config.State{RedisURLEnv: "REMEDIATOR_TEST_UNSET_STATE_URL"}
+		if _, err := s.URL(func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "unset or empty") {
+			t.Errorf("URL() of an unset variable: %v", err)
+		}
+	})
 }

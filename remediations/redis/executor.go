@@ -44,30 +44,41 @@ type TargetConfig struct {
 	CallTimeout time.Duration `yaml:"call_timeout"`
 }
 
-// url reads the connection URL from where the config says it is.
-func (c TargetConfig) url() (string, error) {
+// Validate checks the settings that need no I/O (the config loader calls it
+// too, so a bad target fails at start with its file and line).
+func (c TargetConfig) Validate() error {
 	switch {
 	case c.URLEnv != "" && c.URLFile != "":
-		return "", errors.New("set one of url_env and url_file, not both")
-	case c.URLEnv != "":
+		return errors.New("set one of url_env and url_file, not both")
+	case c.URLEnv == "" && c.URLFile == "":
+		return errors.New("url_env or url_file is required (the URL holds the password, so it is not written in the config)")
+	case c.PoolSize < 0:
+		return fmt.Errorf("pool_size %d is negative", c.PoolSize)
+	case c.CallTimeout < 0:
+		return fmt.Errorf("call_timeout %s is negative", c.CallTimeout)
+	}
+	return nil
+}
+
+// url reads the connection URL from where the config says it is; Validate
+// has checked that exactly one source is set.
+func (c TargetConfig) url() (string, error) {
+	if c.URLEnv != "" {
 		v := strings.TrimSpace(os.Getenv(c.URLEnv))
 		if v == "" {
 			return "", fmt.Errorf("environment variable %s (url_env) is unset or empty", c.URLEnv)
 		}
 		return v, nil
-	case c.URLFile != "":
-		b, err := os.ReadFile(c.URLFile)
-		if err != nil {
-			return "", fmt.Errorf("reading url_file: %w", err)
-		}
-		v := strings.TrimSpace(string(b))
-		if v == "" {
-			return "", fmt.Errorf("url_file %s is empty", c.URLFile)
-		}
-		return v, nil
-	default:
-		return "", errors.New("url_env or url_file is required (the URL holds the password, so it is not written in the config)")
 	}
+	b, err := os.ReadFile(c.URLFile)
+	if err != nil {
+		return "", fmt.Errorf("reading url_file: %w", err)
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return "", fmt.Errorf("url_file %s is empty", c.URLFile)
+	}
+	return v, nil
 }
 
 // Executor runs the Redis actions against named connections.
@@ -115,11 +126,8 @@ func NewExecutor(ctx context.Context, targets map[string]TargetConfig, log *slog
 }
 
 func newConn(name string, cfg TargetConfig) (*conn, error) {
-	if cfg.PoolSize < 0 {
-		return nil, fmt.Errorf("pool_size %d is negative", cfg.PoolSize)
-	}
-	if cfg.CallTimeout < 0 {
-		return nil, fmt.Errorf("call_timeout %s is negative", cfg.CallTimeout)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	raw, err := cfg.url()
 	if err != nil {
