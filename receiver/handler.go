@@ -33,8 +33,12 @@ type Enqueuer interface {
 // Deduper remembers which notifications were accepted. state.Store satisfies
 // it.
 type Deduper interface {
-	Seen(ctx context.Context, key string) (bool, error)
-	MarkSeen(ctx context.Context, keys []string, ttl time.Duration) error
+	// Reserve atomically claims each key for ttl; fresh[i] is true where this
+	// call claimed keys[i] (of concurrent callers, replicas included, only
+	// one does).
+	Reserve(ctx context.Context, keys []string, ttl time.Duration) (fresh []bool, err error)
+	// Release drops claims this caller made, so a retry is processed.
+	Release(ctx context.Context, keys []string) error
 }
 
 // Options configures a Handler. The zero value is usable.
@@ -74,9 +78,10 @@ type Handler struct {
 	// tooLarge is the 413 message, built once.
 	tooLarge string
 
-	// mu makes check → push → mark atomic across concurrent requests, so that
-	// two deliveries of the same notification (Alertmanager HA peers, or a
-	// retry racing the original) cannot both be queued.
+	// mu makes reserve → push → release-on-refusal one step across
+	// concurrent requests of this replica, so that a delivery racing one that
+	// the queue refuses is not dropped as a duplicate of it. Across replicas,
+	// Reserve alone decides: each key goes to one caller.
 	mu sync.Mutex
 }
 
@@ -195,16 +200,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 // errQueueFull is returned by enqueue when the queue refused the alerts.
 var errQueueFull = errors.New("queue full")
 
-// enqueue drops the alerts already seen and queues the others, then marks
-// them seen. It fails with errQueueFull or a dedupe store error; nothing is
-// then queued or marked, so Alertmanager's retry is processed afresh.
+// enqueue reserves the alerts' dedupe keys, drops the alerts whose key was
+// already reserved, and queues the others. It fails with errQueueFull or a
+// dedupe store error; nothing is then queued and no key stays reserved (as
+// far as the store can be reached), so Alertmanager's retry is processed
+// afresh.
 func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted []alert.Alert, duplicates int, err error) {
 	keys := make([]string, 0, len(alerts))
-	fresh := make([]alert.Alert, 0, len(alerts))
+	candidates := make([]alert.Alert, 0, len(alerts))
 	inPayload := make(map[string]struct{}, len(alerts))
-
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	for _, a := range alerts {
 		k := alert.Key(a.Alert)
 		// Alertmanager never repeats an alert within a group, but a
@@ -214,18 +218,30 @@ func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted [
 			continue
 		}
 		inPayload[k] = struct{}{}
-		seen, err := h.seen.Seen(ctx, k)
-		if err != nil {
-			// Fail closed: without the dedupe store a retried notification
-			// would be acted on twice.
-			return nil, 0, fmt.Errorf("checking dedupe key %s: %w", k, err)
-		}
-		if seen {
+		keys = append(keys, k)
+		candidates = append(candidates, a)
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	reserved, err := h.seen.Reserve(ctx, keys, h.ttl)
+	if err != nil {
+		// Fail closed: without the dedupe store a retried notification
+		// would be acted on twice.
+		return nil, 0, fmt.Errorf("reserving %d dedupe keys: %w", len(keys), err)
+	}
+	if len(reserved) != len(keys) {
+		return nil, 0, fmt.Errorf("reserving %d dedupe keys: the store answered for %d", len(keys), len(reserved))
+	}
+	freshKeys := make([]string, 0, len(keys))
+	fresh := make([]alert.Alert, 0, len(keys))
+	for i, ok := range reserved {
+		if !ok {
 			duplicates++
 			continue
 		}
-		keys = append(keys, k)
-		fresh = append(fresh, a)
+		freshKeys = append(freshKeys, keys[i])
+		fresh = append(fresh, candidates[i])
 	}
 	h.metrics.duplicates.Add(float64(duplicates))
 	if len(fresh) == 0 {
@@ -233,17 +249,13 @@ func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted [
 	}
 	if !h.queue.TryPush(fresh...) {
 		h.metrics.queueRejected.Add(float64(len(fresh)))
+		// The 503 makes Alertmanager retry; the retry must find the keys
+		// free. A cancelled request must not stop the release.
+		if err := h.seen.Release(context.WithoutCancel(ctx), freshKeys); err != nil {
+			h.log.Error("releasing dedupe keys of refused alerts failed; their retry will be taken for a duplicate until the keys expire",
+				slog.Int("alerts", len(freshKeys)), slog.Duration("ttl", h.ttl), slog.Any("error", err))
+		}
 		return nil, 0, errQueueFull
-	}
-	// The alerts are queued now; the request being cancelled must not stop
-	// them from being marked, or the next re-send would queue them again.
-	if err := h.seen.MarkSeen(context.WithoutCancel(ctx), keys, h.ttl); err != nil {
-		// Answering 5xx would make Alertmanager retry alerts that are
-		// already queued, so the request still succeeds; the cost is that
-		// the next re-send of these alerts is not recognised as a
-		// duplicate.
-		h.log.Error("marking alerts seen failed; their next notification will not be deduplicated",
-			slog.Int("alerts", len(keys)), slog.Any("error", err))
 	}
 	return fresh, duplicates, nil
 }

@@ -446,29 +446,29 @@ func TestDefaultDedupeTTL(t *testing.T) {
 // faultyStore is a Deduper whose methods fail on demand.
 type faultyStore struct {
 	*state.Memory
-	seenErr, markErr error
+	reserveErr, releaseErr error
 }
 
-func (f *faultyStore) Seen(ctx context.Context, key string) (bool, error) {
-	if f.seenErr != nil {
-		return false, f.seenErr
+func (f *faultyStore) Reserve(ctx context.Context, keys []string, ttl time.Duration) ([]bool, error) {
+	if f.reserveErr != nil {
+		return nil, f.reserveErr
 	}
-	return f.Memory.Seen(ctx, key)
+	return f.Memory.Reserve(ctx, keys, ttl)
 }
 
-func (f *faultyStore) MarkSeen(ctx context.Context, keys []string, ttl time.Duration) error {
-	if f.markErr != nil {
-		return f.markErr
+func (f *faultyStore) Release(ctx context.Context, keys []string) error {
+	if f.releaseErr != nil {
+		return f.releaseErr
 	}
-	return f.Memory.MarkSeen(ctx, keys, ttl)
+	return f.Memory.Release(ctx, keys)
 }
 
 func TestDeduperErrors(t *testing.T) {
 	body := readTestdata(t, "firing_high_cpu.json")
 
-	t.Run("Seen fails closed", func(t *testing.T) {
+	t.Run("Reserve fails closed", func(t *testing.T) {
 		q := queue.New[alert.Alert](10)
-		store := &faultyStore{Memory: state.NewMemory(nil), seenErr: errors.New("redis://10.0.0.7: connection refused")}
+		store := &faultyStore{Memory: state.NewMemory(nil), reserveErr: errors.New("redis://10.0.0.7: connection refused")}
 		var logs bytes.Buffer
 		h := New(q, store, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		w := httptest.NewRecorder()
@@ -488,7 +488,7 @@ func TestDeduperErrors(t *testing.T) {
 		}
 
 		// Once the store recovers, the retry is accepted.
-		store.seenErr = nil
+		store.reserveErr = nil
 		w = httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/api/v1/alerts", bytes.NewReader(body)))
 		if resp := decodeResponse(t, w); w.Code != 200 || *resp.Accepted != 1 {
@@ -496,24 +496,44 @@ func TestDeduperErrors(t *testing.T) {
 		}
 	})
 
-	t.Run("MarkSeen failure keeps the queued alerts", func(t *testing.T) {
+	t.Run("a store answering for the wrong number of keys fails closed", func(t *testing.T) {
 		q := queue.New[alert.Alert](10)
-		store := &faultyStore{Memory: state.NewMemory(nil), markErr: errors.New("timeout")}
+		h := New(q, shortStore{state.NewMemory(nil)}, Options{})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/api/v1/alerts", bytes.NewReader(body)))
+		if w.Code != 503 || q.Len() != 0 {
+			t.Fatalf("code %d queued %d, want 503 and nothing queued", w.Code, q.Len())
+		}
+	})
+
+	t.Run("Release failure after a refused push is logged", func(t *testing.T) {
+		q := queue.New[alert.Alert](1)
+		q.TryPush(alert.Alert{}) // full
+		store := &faultyStore{Memory: state.NewMemory(nil), releaseErr: errors.New("timeout")}
 		var logs bytes.Buffer
 		h := New(q, store, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/api/v1/alerts", bytes.NewReader(body)))
-		if resp := decodeResponse(t, w); w.Code != 200 || *resp.Accepted != 1 || q.Len() != 1 {
-			t.Fatalf("code %d %+v queued %d; want 200, 1 accepted and queued", w.Code, resp, q.Len())
+		if w.Code != 503 || q.Len() != 1 {
+			t.Fatalf("code %d queued %d; want 503 and only the filler queued", w.Code, q.Len())
 		}
-		if !strings.Contains(logs.String(), "level=ERROR") {
-			t.Errorf("MarkSeen failure not logged: %s", logs.String())
+		if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "releasing dedupe keys") {
+			t.Errorf("Release failure not logged: %s", logs.String())
 		}
 	})
 }
 
-func TestMarkSeenSurvivesCancelledRequest(t *testing.T) {
-	e := newEnv(t, 10, Options{})
+// shortStore answers Reserve for one key fewer than asked.
+type shortStore struct{ *state.Memory }
+
+func (s shortStore) Reserve(ctx context.Context, keys []string, ttl time.Duration) ([]bool, error) {
+	fresh, err := s.Memory.Reserve(ctx, keys, ttl)
+	return fresh[:len(fresh)-1], err
+}
+
+func TestReleaseSurvivesCancelledRequest(t *testing.T) {
+	e := newEnv(t, 1, Options{})
+	e.q.TryPush(alert.Alert{}) // full: the alert is refused and its key released
 	body := readTestdata(t, "firing_high_cpu.json")
 	ctx, cancel := context.WithCancel(context.Background())
 	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/api/v1/alerts", bytes.NewReader(body))
@@ -523,27 +543,32 @@ func TestMarkSeenSurvivesCancelledRequest(t *testing.T) {
 	h := New(e.q, d, Options{})
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
-	if w.Code != 200 || d.markCtxErr != nil {
-		t.Fatalf("code %d, MarkSeen ctx error %v", w.Code, d.markCtxErr)
+	if w.Code != 503 || !d.released || d.releaseCtxErr != nil {
+		t.Fatalf("code %d, released %v, Release ctx error %v", w.Code, d.released, d.releaseCtxErr)
+	}
+	if e.store.Len() != 0 {
+		t.Errorf("%d dedupe keys held after the refused alert was released", e.store.Len())
 	}
 }
 
-// ctxCheckingStore cancels the request after Seen and records whether the
-// context MarkSeen got was cancelled.
+// ctxCheckingStore cancels the request after Reserve and records whether the
+// context Release got was cancelled.
 type ctxCheckingStore struct {
 	*state.Memory
-	cancel     context.CancelFunc
-	markCtxErr error
+	cancel        context.CancelFunc
+	released      bool
+	releaseCtxErr error
 }
 
-func (c *ctxCheckingStore) Seen(ctx context.Context, key string) (bool, error) {
+func (c *ctxCheckingStore) Reserve(ctx context.Context, keys []string, ttl time.Duration) ([]bool, error) {
 	defer c.cancel()
-	return c.Memory.Seen(ctx, key)
+	return c.Memory.Reserve(ctx, keys, ttl)
 }
 
-func (c *ctxCheckingStore) MarkSeen(ctx context.Context, keys []string, ttl time.Duration) error {
-	c.markCtxErr = ctx.Err()
-	return c.Memory.MarkSeen(ctx, keys, ttl)
+func (c *ctxCheckingStore) Release(ctx context.Context, keys []string) error {
+	c.released = true
+	c.releaseCtxErr = ctx.Err()
+	return c.Memory.Release(ctx, keys)
 }
 
 func TestQueuedAlertContents(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/remediator/remediator/internal/config"
 	"github.com/remediator/remediator/internal/daemon"
+	"github.com/remediator/remediator/internal/state"
 	"github.com/remediator/remediator/receiver"
 	"github.com/remediator/remediator/remediations/builtin"
 	redisbackend "github.com/remediator/remediator/remediations/redis"
@@ -34,6 +36,8 @@ type serveCmd struct {
 	basicPassFile  string
 	tlsCert        string
 	tlsKey         string
+	state          string
+	stateURLFile   string
 	log            *logFlags
 }
 
@@ -48,7 +52,8 @@ func newServeCmd(app *kingpin.Application) *serveCmd {
 		"Credentials come from the environment or files, never from flag values:\n"+
 		"  REMEDIATOR_AUTH_TOKEN (bearer) or --auth-token-file\n"+
 		"  REMEDIATOR_BASIC_AUTH_USERNAME + REMEDIATOR_BASIC_AUTH_PASSWORD, or --basic-auth-username + --basic-auth-password-file\n"+
-		"  REMEDIATOR_POSTGRES_DSN, REMEDIATOR_REDIS_URL, or the dsn_env/dsn_file, url_env/url_file of each target\n\n"+
+		"  REMEDIATOR_POSTGRES_DSN, REMEDIATOR_REDIS_URL, or the dsn_env/dsn_file, url_env/url_file of each target\n"+
+		"  REMEDIATOR_STATE_REDIS_URL or --state-redis-url-file for shared state (--state takes a URL only without a password)\n\n"+
 		"Examples:\n"+
 		"  remediator serve\n"+
 		"  REMEDIATOR_AUTH_TOKEN=s3cret remediator serve --listen-address=:9095 --config=remediator.yaml --policy-dir=./policies").Default()
@@ -63,6 +68,9 @@ func newServeCmd(app *kingpin.Application) *serveCmd {
 	c.cmd.Flag("basic-auth-password-file", "File holding the basic auth password.").Envar("REMEDIATOR_BASIC_AUTH_PASSWORD_FILE").ExistingFileVar(&c.basicPassFile)
 	c.cmd.Flag("tls-cert-file", "TLS certificate; serve HTTPS when set with --tls-key-file.").Envar("REMEDIATOR_TLS_CERT_FILE").ExistingFileVar(&c.tlsCert)
 	c.cmd.Flag("tls-key-file", "TLS private key.").Envar("REMEDIATOR_TLS_KEY_FILE").ExistingFileVar(&c.tlsKey)
+	c.cmd.Flag("state", "Where state lives: memory (default, one replica) or redis://host:port/db without a password (shared by replicas; "+
+		"a URL with a password goes in REMEDIATOR_STATE_REDIS_URL or --state-redis-url-file).").PlaceHolder("memory|redis://HOST:PORT/DB").StringVar(&c.state)
+	c.cmd.Flag("state-redis-url-file", "File holding the Redis URL of the shared state store.").Envar("REMEDIATOR_STATE_REDIS_URL_FILE").ExistingFileVar(&c.stateURLFile)
 	c.log = addLogFlags(c.cmd)
 	return c
 }
@@ -97,7 +105,9 @@ func (c *serveCmd) serve(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	c.applyFlags(cfg)
+	if err := c.applyFlags(cfg); err != nil {
+		return err
+	}
 	auth, err := c.authenticator()
 	if err != nil {
 		return err
@@ -107,7 +117,12 @@ func (c *serveCmd) serve(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer closeBackends()
-	d, err := daemon.New(ctx, cfg, daemon.Options{Auth: auth, InsecureNoAuth: c.insecureNoAuth, Logger: log, Executor: router})
+	st, closeState, err := daemon.OpenState(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeState()
+	d, err := daemon.New(ctx, cfg, daemon.Options{Auth: auth, InsecureNoAuth: c.insecureNoAuth, Logger: log, Executor: router, State: st})
 	if err != nil {
 		return err
 	}
@@ -133,7 +148,10 @@ func (c *serveCmd) serve(ctx context.Context, log *slog.Logger) error {
 }
 
 // applyFlags lets flags override the config file.
-func (c *serveCmd) applyFlags(cfg *config.Config) {
+func (c *serveCmd) applyFlags(cfg *config.Config) error {
+	if err := c.applyStateFlags(&cfg.State); err != nil {
+		return err
+	}
 	if c.listenAddress != "" {
 		cfg.ListenAddress = c.listenAddress
 	}
@@ -150,6 +168,29 @@ func (c *serveCmd) applyFlags(cfg *config.Config) {
 	if c.tlsCert != "" {
 		cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile = c.tlsCert, c.tlsKey
 	}
+	return nil
+}
+
+// applyStateFlags applies --state and --state-redis-url-file. A URL with a
+// password is refused as a flag value: `ps` and shell history would show it.
+func (c *serveCmd) applyStateFlags(s *config.State) error {
+	if c.state != "" && c.stateURLFile != "" {
+		return errors.New("--state and --state-redis-url-file are alternatives; use one")
+	}
+	switch {
+	case c.stateURLFile != "":
+		s.RedisURLEnv, s.RedisURLFile = "", c.stateURLFile
+	case c.state == "memory":
+		*s = config.State{}
+	case strings.HasPrefix(c.state, "redis://") || strings.HasPrefix(c.state, "rediss://"):
+		if state.HasPassword(c.state) {
+			return fmt.Errorf("--state: the URL has a password, which must not be on the command line; put the URL in %s or a file named by --state-redis-url-file", config.EnvStateRedisURL)
+		}
+		s.RedisURLEnv, s.RedisURLFile, s.RedisURL = "", "", c.state
+	case c.state != "":
+		return fmt.Errorf("--state %q: want memory or redis://host:port/db", c.state)
+	}
+	return nil
 }
 
 // authenticator builds the webhook authentication from the environment and

@@ -4,6 +4,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,7 +38,12 @@ type Options struct {
 	InsecureNoAuth bool
 	// Executor runs actions; nil means dry-run for every backend.
 	Executor remediations.Executor
-	Logger   *slog.Logger
+	// State is the state store (see OpenState); nil means memory.
+	State state.Store
+	// StateHealthInterval is how often the state store is pinged for
+	// /readyz and remediator_state_up (DefaultStateHealthInterval when 0).
+	StateHealthInterval time.Duration
+	Logger              *slog.Logger
 }
 
 // Daemon is one running remediator.
@@ -52,6 +58,12 @@ type Daemon struct {
 	disp     *dispatch.Dispatcher
 	handler  http.Handler
 	ready    atomic.Bool
+
+	state        state.Store
+	healthEvery  time.Duration
+	stateUp      atomic.Bool
+	stateUpGauge prometheus.Gauge
+	stateChecked bool // only touched by checkState, which runs in one goroutine at a time
 }
 
 // New builds a daemon. It refuses a configuration that would expose an
@@ -93,10 +105,29 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "remediator_queue_capacity", Help: "Capacity of the alert queue."},
 			func() float64 { return float64(q.Cap()) }),
 	)
-	st := state.NewMemory(nil)
+	st := opts.State
+	if st == nil {
+		st = state.NewMemory(nil)
+	}
+	backend := "memory"
+	if _, ok := st.(*state.Redis); ok {
+		backend = "redis"
+	}
+	upGauge := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "remediator_state_up", Help: "1 when the state store answers its health check, 0 when it does not (no actions, alerts answered 503).",
+		ConstLabels: prometheus.Labels{"backend": backend},
+	})
+	reg.MustRegister(upGauge)
+	if lost, ok := st.(interface{ LocksLost() uint64 }); ok {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "remediator_state_locks_lost_total",
+			Help: "Target locks found lost (expired or taken over) while held: another replica may have acted on the target too.",
+		}, func() float64 { return float64(lost.LocksLost()) }))
+	}
 	history := audit.NewMemory(cfg.Dispatcher.HistorySize)
 	d := &Daemon{
 		cfg: cfg, opts: opts, log: log, registry: reg, policy: engine, queue: q, history: history,
+		state: st, healthEvery: cmp.Or(opts.StateHealthInterval, DefaultStateHealthInterval), stateUpGauge: upGauge,
 		disp: &dispatch.Dispatcher{
 			Processor: &dispatch.Processor{
 				Runbooks: cfg.RunbookSet, Policy: engine, State: st, Executor: opts.Executor,
@@ -129,6 +160,10 @@ func (d *Daemon) routes(rcv http.Handler) http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !d.ready.Load() {
 			writeText(w, http.StatusServiceUnavailable, "not ready\n")
+			return
+		}
+		if !d.stateUp.Load() {
+			writeText(w, http.StatusServiceUnavailable, "not ready: state store unreachable\n")
 			return
 		}
 		writeText(w, http.StatusOK, "ready\n")
@@ -196,6 +231,10 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(workersDone)
 		d.disp.Run(workCtx, d.queue.C())
 	}()
+	// The first check runs before the daemon reports ready, so /readyz never
+	// says ready while the store is down.
+	d.checkState(ctx)
+	go d.watchState(ctx)
 	go func() {
 		if err := d.policy.Watch(ctx); err != nil {
 			d.log.Error("policy directory is not watched; send SIGHUP to reload", "err", err)

@@ -49,6 +49,13 @@ func loadConfig(t *testing.T) *config.Config {
 // start runs a daemon with the embedded defaults on a random loopback port.
 func start(t *testing.T, mutate func(*config.Config)) *harness {
 	t.Helper()
+	return startWith(t, mutate, daemon.Options{}, true)
+}
+
+// startWith is start with options (Auth is set to the test token) and, when
+// waitReady is false, without waiting for /readyz.
+func startWith(t *testing.T, mutate func(*config.Config), opts daemon.Options, waitReady bool) *harness {
+	t.Helper()
 	cfg := loadConfig(t)
 	cfg.DryRun = true
 	cfg.Policy.OwnNamespace = "remediator"
@@ -59,7 +66,8 @@ func start(t *testing.T, mutate func(*config.Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := daemon.New(context.Background(), cfg, daemon.Options{Auth: auth})
+	opts.Auth = auth
+	d, err := daemon.New(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +79,17 @@ func start(t *testing.T, mutate func(*config.Config)) *harness {
 	h := &harness{t: t, d: d, url: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- d.Serve(ctx, ln) }()
 	t.Cleanup(func() { h.stop() })
-	waitFor(t, "daemon ready", func() bool { return h.get("/readyz", false).StatusCode == http.StatusOK })
+	if waitReady {
+		waitFor(t, "daemon ready", func() bool { return h.get("/readyz", false).StatusCode == http.StatusOK })
+	} else {
+		waitFor(t, "daemon listening", func() bool {
+			resp, err := http.Get(h.url + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err == nil
+		})
+	}
 	return h
 }
 

@@ -190,13 +190,17 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	// The lock makes the history read, the decision, the action and its
 	// record one step, so two alerts for one target cannot both pass a
 	// cooldown that only the first should have started.
-	unlock, err := p.State.Lock(ctx, t.Key())
+	lease, err := p.State.Lock(ctx, t.Key())
 	if err != nil {
 		opt.Error = err.Error()
 		log.Error("option skipped: cannot lock the target", "err", err)
 		return opt, false
 	}
-	defer unlock()
+	defer func() {
+		if err := lease.Unlock(); err != nil {
+			log.Error("releasing the target lock failed", "err", err)
+		}
+	}()
 
 	hist, err := p.State.History(ctx, t.Key(), step.Action)
 	if err != nil {
@@ -245,6 +249,11 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	if err := p.State.RecordAction(context.WithoutCancel(ctx), t.Key(), step.Action, runErr == nil); err != nil {
 		log.Error("recording the action in state failed; rate limits may undercount", "err", err)
 	}
+	if err := lease.Err(); err != nil {
+		// The store logged and counted it when it noticed; this says which
+		// action ran without the lock.
+		log.Error("the target lock was lost while the action ran; another replica may have acted on the target too", "err", err)
+	}
 	if runErr != nil {
 		opt.Error = runErr.Error()
 		log.Error("action failed", "err", runErr, "duration", time.Since(start))
@@ -274,7 +283,13 @@ func (p *Processor) input(a alert.Alert, t remediations.Target, action string, p
 		DryRun: dryRun,
 	}
 	if !h.LastRun.IsZero() {
-		ago := p.now().Sub(h.LastRun).Seconds()
+		// Measured on the store's clock when it gives one, so that replicas
+		// sharing a store agree on cooldowns whatever their own clocks say.
+		now := h.Now
+		if now.IsZero() {
+			now = p.now()
+		}
+		ago := now.Sub(h.LastRun).Seconds()
 		in.History.ActionLastRunSecondsAgo = &ago
 	}
 	return in

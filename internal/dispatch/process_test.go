@@ -30,7 +30,7 @@ func cpuAlert(fp, namespace, deployment string) alert.Alert {
 	}}
 }
 
-func defaultRunbooks(t *testing.T) *runbook.Set {
+func defaultRunbooks(t testing.TB) *runbook.Set {
 	t.Helper()
 	catalog, err := builtin.Catalog()
 	if err != nil {

@@ -17,7 +17,8 @@ const sweepEvery = time.Minute
 
 // Memory is a Store for a single replica. It is safe for concurrent use.
 type Memory struct {
-	now func() time.Time
+	now    func() time.Time
+	window time.Duration // Window; tests shorten it
 
 	mu        sync.Mutex
 	seen      map[string]time.Time // key -> expiry
@@ -33,6 +34,7 @@ type targetHistory struct {
 }
 
 type actionHistory struct {
+	runs     []time.Time // runs of this action within window, oldest first
 	lastRun  time.Time
 	failures int
 }
@@ -44,31 +46,42 @@ func NewMemory(now func() time.Time) *Memory {
 	}
 	return &Memory{
 		now:     now,
+		window:  Window,
 		seen:    make(map[string]time.Time),
 		targets: make(map[string]*targetHistory),
 		locks:   make(map[string]chan struct{}),
 	}
 }
 
-// Seen implements Store.
-func (m *Memory) Seen(_ context.Context, key string) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	exp, ok := m.seen[key]
-	return ok && m.now().Before(exp), nil
-}
-
-// MarkSeen implements Store.
-func (m *Memory) MarkSeen(_ context.Context, keys []string, ttl time.Duration) error {
+// Reserve implements Store.
+func (m *Memory) Reserve(_ context.Context, keys []string, ttl time.Duration) ([]bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	for _, k := range keys {
+	fresh := make([]bool, len(keys))
+	for i, k := range keys {
+		if exp, ok := m.seen[k]; ok && now.Before(exp) {
+			continue
+		}
 		m.seen[k] = now.Add(ttl)
+		fresh[i] = true
 	}
 	m.sweepLocked(now)
+	return fresh, nil
+}
+
+// Release implements Store.
+func (m *Memory) Release(_ context.Context, keys []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range keys {
+		delete(m.seen, k)
+	}
 	return nil
 }
+
+// Ping implements Store; memory is always reachable.
+func (m *Memory) Ping(context.Context) error { return nil }
 
 // Len reports how many dedupe keys are held (expired ones included until the
 // next sweep); tests use it to check that memory stays bounded.
@@ -78,8 +91,9 @@ func (m *Memory) Len() int {
 	return len(m.seen)
 }
 
-// Lock implements Store.
-func (m *Memory) Lock(ctx context.Context, key string) (func(), error) {
+// Lock implements Store. A memory lock lives as long as the process, so it
+// needs no expiry or renewal and is never lost.
+func (m *Memory) Lock(ctx context.Context, key string) (*Lease, error) {
 	for {
 		m.mu.Lock()
 		held, busy := m.locks[key]
@@ -87,15 +101,13 @@ func (m *Memory) Lock(ctx context.Context, key string) (func(), error) {
 			ch := make(chan struct{})
 			m.locks[key] = ch
 			m.mu.Unlock()
-			var once sync.Once
-			return func() {
-				once.Do(func() {
-					m.mu.Lock()
-					delete(m.locks, key)
-					m.mu.Unlock()
-					close(ch)
-				})
-			}, nil
+			return newLease(key, func() error {
+				m.mu.Lock()
+				delete(m.locks, key)
+				m.mu.Unlock()
+				close(ch)
+				return nil
+			}), nil
 		}
 		m.mu.Unlock()
 		select {
@@ -111,10 +123,12 @@ func (m *Memory) History(_ context.Context, target, action string) (History, err
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	h := History{GlobalActionsLastHour: countSince(m.global, now.Add(-Window))}
+	cutoff := now.Add(-m.window)
+	h := History{Now: now, GlobalActionsLastHour: countSince(m.global, cutoff)}
 	if t, ok := m.targets[target]; ok {
-		h.TargetActionsLastHour = countSince(t.runs, now.Add(-Window))
+		h.TargetActionsLastHour = countSince(t.runs, cutoff)
 		if a, ok := t.actions[action]; ok {
+			h.ActionRunsLastHour = countSince(a.runs, cutoff)
 			h.LastRun = a.lastRun
 			h.ConsecutiveFailures = a.failures
 		}
@@ -127,7 +141,7 @@ func (m *Memory) RecordAction(_ context.Context, target, action string, succeede
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	cutoff := now.Add(-Window)
+	cutoff := now.Add(-m.window)
 	m.global = append(pruneBefore(m.global, cutoff), now)
 	t, ok := m.targets[target]
 	if !ok {
@@ -140,6 +154,7 @@ func (m *Memory) RecordAction(_ context.Context, target, action string, succeede
 		a = &actionHistory{}
 		t.actions[action] = a
 	}
+	a.runs = append(pruneBefore(a.runs, cutoff), now)
 	a.lastRun = now
 	if succeeded {
 		a.failures = 0
@@ -161,10 +176,12 @@ func (m *Memory) sweepLocked(now time.Time) {
 			delete(m.seen, k)
 		}
 	}
-	m.global = pruneBefore(m.global, now.Add(-Window))
+	cutoff := now.Add(-m.window)
+	m.global = pruneBefore(m.global, cutoff)
 	for name, t := range m.targets {
-		t.runs = pruneBefore(t.runs, now.Add(-Window))
+		t.runs = pruneBefore(t.runs, cutoff)
 		for act, a := range t.actions {
+			a.runs = pruneBefore(a.runs, cutoff)
 			// A failure streak is kept while it lasts: forgetting it would
 			// reopen a tripped circuit just because time passed.
 			if a.failures == 0 && now.Sub(a.lastRun) > lastRunRetention {

@@ -42,73 +42,76 @@ var _ Store = (*Memory)(nil)
 
 func TestNewMemoryNilClock(t *testing.T) {
 	m := NewMemory(nil)
-	ctx := context.Background()
-	if err := m.MarkSeen(ctx, []string{"k"}, time.Hour); err != nil {
-		t.Fatal(err)
+	if got := reserve(t, m, time.Hour, "k"); !got[0] {
+		t.Fatal("first Reserve of a key is not fresh")
 	}
-	if seen, _ := m.Seen(ctx, "k"); !seen {
-		t.Error("with the real clock, a key marked for an hour is not seen")
+	if got := reserve(t, m, time.Hour, "k"); got[0] {
+		t.Error("with the real clock, a key reserved for an hour is fresh again")
 	}
 }
 
-func TestSeenExpiry(t *testing.T) {
+func TestReserveExpiry(t *testing.T) {
 	const ttl = 10 * time.Minute
 	for _, tc := range []struct {
 		name    string
 		advance time.Duration
 		key     string
-		want    bool
+		held    bool
 	}{
-		{name: "immediately", advance: 0, key: "a", want: true},
-		{name: "just before ttl", advance: ttl - time.Nanosecond, key: "a", want: true},
-		{name: "at ttl", advance: ttl, key: "a", want: false},
-		{name: "after ttl", advance: ttl + time.Second, key: "a", want: false},
-		{name: "other key of the batch", advance: ttl / 2, key: "b", want: true},
-		{name: "never marked", advance: 0, key: "c", want: false},
+		{name: "immediately", advance: 0, key: "a", held: true},
+		{name: "just before ttl", advance: ttl - time.Nanosecond, key: "a", held: true},
+		{name: "at ttl", advance: ttl, key: "a", held: false},
+		{name: "after ttl", advance: ttl + time.Second, key: "a", held: false},
+		{name: "other key of the batch", advance: ttl / 2, key: "b", held: true},
+		{name: "never reserved", advance: 0, key: "c", held: false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newFakeClock()
 			m := NewMemory(clk.Now)
-			ctx := context.Background()
-			if err := m.MarkSeen(ctx, []string{"a", "b"}, ttl); err != nil {
-				t.Fatal(err)
+			if got := reserve(t, m, ttl, "a", "b"); !got[0] || !got[1] {
+				t.Fatalf("first Reserve = %v, want both fresh", got)
 			}
 			clk.Advance(tc.advance)
-			got, err := m.Seen(ctx, tc.key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.want {
-				t.Errorf("Seen(%q) %v after marking = %v, want %v", tc.key, tc.advance, got, tc.want)
+			if got := reserve(t, m, ttl, tc.key); got[0] == tc.held {
+				t.Errorf("Reserve(%q) %v after reserving: fresh %v, want %v", tc.key, tc.advance, got[0], !tc.held)
 			}
 		})
 	}
 }
 
-func TestMarkSeenExtendsTTL(t *testing.T) {
+func TestReserveDoesNotExtend(t *testing.T) {
 	clk := newFakeClock()
 	m := NewMemory(clk.Now)
-	ctx := context.Background()
-	must(t, m.MarkSeen(ctx, []string{"k"}, time.Minute))
+	reserve(t, m, time.Minute, "k")
 	clk.Advance(50 * time.Second)
-	must(t, m.MarkSeen(ctx, []string{"k"}, time.Minute))
-	clk.Advance(50 * time.Second) // 100s after the first mark, 50s after the second
-	if seen, _ := m.Seen(ctx, "k"); !seen {
-		t.Error("re-marking did not extend the key's expiry")
+	if got := reserve(t, m, time.Minute, "k"); got[0] {
+		t.Fatal("a held key was reserved again")
 	}
-	clk.Advance(10 * time.Second)
-	if seen, _ := m.Seen(ctx, "k"); seen {
-		t.Error("key still seen a full ttl after it was re-marked")
+	clk.Advance(10 * time.Second) // a minute after the first reservation
+	if got := reserve(t, m, time.Minute, "k"); !got[0] {
+		t.Error("a refused Reserve extended the key's expiry")
+	}
+}
+
+func TestReleaseFreesKeys(t *testing.T) {
+	m := NewMemory(nil)
+	ctx := context.Background()
+	reserve(t, m, time.Hour, "a", "b")
+	must(t, m.Release(ctx, []string{"a", "never-reserved"}))
+	if got := reserve(t, m, time.Hour, "a", "b"); !got[0] || got[1] {
+		t.Errorf("after releasing a: Reserve(a, b) = %v, want [true false]", got)
+	}
+	if m.Len() != 2 {
+		t.Errorf("Len() = %d, want 2", m.Len())
 	}
 }
 
 func TestSweepDropsExpiredKeys(t *testing.T) {
 	clk := newFakeClock()
 	m := NewMemory(clk.Now)
-	ctx := context.Background()
 
-	must(t, m.MarkSeen(ctx, []string{"a", "b", "c"}, 10*time.Second))
-	must(t, m.MarkSeen(ctx, []string{"long"}, time.Hour))
+	reserve(t, m, 10*time.Second, "a", "b", "c")
+	reserve(t, m, time.Hour, "long")
 	if got := m.Len(); got != 4 {
 		t.Fatalf("Len() = %d, want 4", got)
 	}
@@ -116,23 +119,23 @@ func TestSweepDropsExpiredKeys(t *testing.T) {
 	// Expired, but the next sweep is not due yet: the keys stay held (and
 	// are reported unseen).
 	clk.Advance(30 * time.Second)
-	must(t, m.MarkSeen(ctx, []string{"d"}, 10*time.Second))
+	reserve(t, m, 10*time.Second, "d")
 	if got := m.Len(); got != 5 {
 		t.Fatalf("Len() before sweepEvery = %d, want 5 (no sweep yet)", got)
 	}
-	if seen, _ := m.Seen(ctx, "a"); seen {
+	if m.seenForTest("a") {
 		t.Error("expired key a still seen")
 	}
 
 	// Past sweepEvery since the first sweep: a, b, c and d have expired and
 	// are dropped; long stays, and the new key is added.
 	clk.Advance(sweepEvery)
-	must(t, m.MarkSeen(ctx, []string{"e"}, 10*time.Second))
+	reserve(t, m, 10*time.Second, "e")
 	if got := m.Len(); got != 2 {
 		t.Fatalf("Len() after sweep = %d, want 2 (long, e)", got)
 	}
 	for key, want := range map[string]bool{"a": false, "d": false, "long": true, "e": true} {
-		if got, _ := m.Seen(ctx, key); got != want {
+		if got := m.seenForTest(key); got != want {
 			t.Errorf("Seen(%q) after sweep = %v, want %v", key, got, want)
 		}
 	}
@@ -144,11 +147,10 @@ func TestSweepDropsExpiredKeys(t *testing.T) {
 func TestSweepBoundsMemory(t *testing.T) {
 	clk := newFakeClock()
 	m := NewMemory(clk.Now)
-	ctx := context.Background()
 	const ttl = 30 * time.Second
 	maxLen := 0
 	for i := range 10_000 {
-		must(t, m.MarkSeen(ctx, []string{"alert-" + strconv.Itoa(i)}, ttl))
+		reserve(t, m, ttl, "alert-"+strconv.Itoa(i))
 		maxLen = max(maxLen, m.Len())
 		clk.Advance(time.Second)
 	}
@@ -336,7 +338,7 @@ func TestForgottenTargetsSwept(t *testing.T) {
 
 	// Just within retention: a sweep keeps everything.
 	clk.Advance(lastRunRetention)
-	must(t, m.MarkSeen(ctx, []string{"tick"}, time.Second))
+	reserve(t, m, time.Second, "tick")
 	if h, _ := m.History(ctx, ok, "kubernetes.scale"); !h.LastRun.Equal(start) {
 		t.Errorf("within retention: LastRun = %v, want %v", h.LastRun, start)
 	}
@@ -347,10 +349,10 @@ func TestForgottenTargetsSwept(t *testing.T) {
 		t.Errorf("before the sweep: LastRun = %v, want %v", h.LastRun, start)
 	}
 
-	// A sweep (run by MarkSeen once sweepEvery has passed) forgets the target
+	// A sweep (run by Reserve once sweepEvery has passed) forgets the target
 	// that only succeeded and the successful action of the mixed one.
 	clk.Advance(sweepEvery)
-	must(t, m.MarkSeen(ctx, []string{"tick2"}, time.Second))
+	reserve(t, m, time.Second, "tick2")
 
 	for _, tc := range []struct {
 		target, action string
@@ -388,7 +390,7 @@ func TestForgottenTargetsSwept(t *testing.T) {
 	must(t, m.RecordAction(ctx, failing, "kubernetes.scale", true))
 	must(t, m.RecordAction(ctx, mixed, "kubernetes.rollout_restart", true))
 	clk.Advance(lastRunRetention + sweepEvery + time.Second)
-	must(t, m.MarkSeen(ctx, []string{"tick3"}, time.Second))
+	reserve(t, m, time.Second, "tick3")
 	m.mu.Lock()
 	n = len(m.targets)
 	m.mu.Unlock()
@@ -406,7 +408,7 @@ func TestLockSameKeyWaits(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		acquired := make(chan func())
+		acquired := make(chan *Lease)
 		go func() {
 			u, err := m.Lock(ctx, "Deployment/shop/cart")
 			if err != nil {
@@ -421,14 +423,14 @@ func TestLockSameKeyWaits(t *testing.T) {
 		synctest.Wait()
 		select {
 		case u := <-acquired:
-			u()
+			must(t, u.Unlock())
 			t.Fatal("second Lock on the same key returned while the first was held")
 		default:
 		}
 
-		unlock()
+		must(t, unlock.Unlock())
 		u := <-acquired // the waiter gets the lock once it is released
-		u()
+		must(t, u.Unlock())
 	})
 }
 
@@ -438,7 +440,7 @@ func TestLockDifferentKeysIndependent(t *testing.T) {
 	// would block shows up as an error.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	var unlocks []func()
+	var unlocks []*Lease
 	for _, key := range []string{"Deployment/shop/a", "Deployment/shop/b", "Namespace/shop"} {
 		u, err := m.Lock(ctx, key)
 		if err != nil {
@@ -450,7 +452,7 @@ func TestLockDifferentKeysIndependent(t *testing.T) {
 		t.Fatal("Lock on a held key with a cancelled context succeeded")
 	}
 	for _, u := range unlocks {
-		u()
+		must(t, u.Unlock())
 	}
 }
 
@@ -473,7 +475,7 @@ func TestLockContextEnds(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer unlock()
+				defer func() { _ = unlock.Unlock() }()
 
 				ctx, cancel := tc.ctx(context.Background())
 				defer cancel()
@@ -481,7 +483,7 @@ func TestLockContextEnds(t *testing.T) {
 				go func() {
 					u, err := m.Lock(ctx, "k")
 					if u != nil {
-						t.Error("Lock returned an unlock function with an error")
+						t.Error("Lock returned a lease with an error")
 					}
 					errc <- err
 				}()
@@ -508,26 +510,26 @@ func TestUnlockIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first()
+	must(t, first.Unlock())
 	second, err := m.Lock(ctx, "k")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A stale second call of the first unlock must not release the lock
 	// the second holder now has (nor panic closing a closed channel).
-	first()
+	must(t, first.Unlock())
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, err := m.Lock(cancelled, "k"); err == nil {
 		t.Fatal("a repeated unlock of an earlier holder released the current holder's lock")
 	}
-	second()
-	second()
+	must(t, second.Unlock())
+	must(t, second.Unlock())
 	third, err := m.Lock(cancelled, "k")
 	if err != nil {
 		t.Fatalf("Lock after unlock: %v", err)
 	}
-	third()
+	must(t, third.Unlock())
 }
 
 // TestLockMutualExclusion has many goroutines take the same lock and checks
@@ -559,7 +561,9 @@ func TestLockMutualExclusion(t *testing.T) {
 				mu.Lock()
 				holders--
 				mu.Unlock()
-				unlock()
+				if err := unlock.Unlock(); err != nil {
+					t.Error(err)
+				}
 			}
 		})
 	}
@@ -575,7 +579,25 @@ func TestLockMutualExclusion(t *testing.T) {
 	}
 }
 
-func must(t *testing.T, err error) {
+// seen reports whether key is held and unexpired, without reserving it.
+func (m *Memory) seenForTest(key string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	exp, ok := m.seen[key]
+	return ok && m.now().Before(exp)
+}
+
+// reserve reserves keys and fails the test on error.
+func reserve(t testing.TB, s Store, ttl time.Duration, keys ...string) []bool {
+	t.Helper()
+	fresh, err := s.Reserve(context.Background(), keys, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fresh
+}
+
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,332 @@
+package state
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var _ Store = (*Redis)(nil)
+
+// testRedisAddr is the Redis the tests use: a real server, never a fake.
+func testRedisAddr() string {
+	if a := os.Getenv("REMEDIATOR_TEST_REDIS_ADDR"); a != "" {
+		return a
+	}
+	return "127.0.0.1:6379"
+}
+
+// testPrefix is a prefix of the test's own, so tests run in parallel (and
+// beside a real deployment) without seeing each other's keys.
+func testPrefix(t testing.TB) string {
+	return "remediator-test:" + strings.ToLower(rand.Text()[:12]) + ":"
+}
+
+// newTestRedis returns a store on the test Redis; the test fails (it does not
+// skip) when that Redis is unreachable. Every key under prefix is deleted
+// when the test ends.
+func newTestRedis(t testing.TB, prefix string, mutate func(*RedisOptions)) *Redis {
+	t.Helper()
+	o := RedisOptions{URL: "redis://" + testRedisAddr() + "/0", Prefix: prefix, CallTimeout: 2 * time.Second}
+	if mutate != nil {
+		mutate(&o)
+	}
+	r, err := NewRedis(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Ping(context.Background()); err != nil {
+		t.Fatalf("the state tests need a real Redis at %s (set REMEDIATOR_TEST_REDIS_ADDR to use another): %v", testRedisAddr(), err)
+	}
+	t.Cleanup(func() {
+		cleanupPrefix(t, prefix)
+		_ = r.Close()
+	})
+	return r
+}
+
+// cleanupPrefix deletes every key under prefix, with a client of its own
+// (the test may have closed the store's).
+func cleanupPrefix(t testing.TB, prefix string) {
+	r, err := NewRedis(RedisOptions{URL: "redis://" + testRedisAddr() + "/0", Prefix: prefix})
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer r.Close()
+	if err := r.DeletePrefix(context.Background()); err != nil {
+		t.Errorf("cleaning up %s*: %v", prefix, err)
+	}
+}
+
+func textLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+func TestRedisLockLostWhileHeld(t *testing.T) {
+	ctx := context.Background()
+	var logs strings.Builder
+	r := newTestRedis(t, testPrefix(t), func(o *RedisOptions) {
+		o.LockTTL = 300 * time.Millisecond
+		o.Logger = textLogger(&logs)
+	})
+	l, err := r.Lock(ctx, "Deployment/shop/cart")
+	must(t, err)
+	// Someone (an operator, a FLUSHDB, a failover that lost the key) removes it.
+	must(t, r.client.Del(ctx, r.lockKey("Deployment/shop/cart")).Err())
+	select {
+	case <-l.Lost():
+	case <-time.After(time.Second):
+		t.Fatal("renewal did not notice the lock was gone")
+	}
+	if !errors.Is(l.Err(), ErrLockLost) || !errors.Is(l.Unlock(), ErrLockLost) {
+		t.Errorf("Err %v, Unlock %v; want ErrLockLost", l.Err(), l.Unlock())
+	}
+	if r.LocksLost() != 1 {
+		t.Errorf("LocksLost() = %d, want 1", r.LocksLost())
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "Deployment/shop/cart") {
+		t.Errorf("lost lock not logged loudly: %s", logs.String())
+	}
+
+	// Another owner's lock is never deleted by a stale holder.
+	l2, err := r.Lock(ctx, "k")
+	must(t, err)
+	must(t, r.client.Set(ctx, r.lockKey("k"), "someone-else", time.Minute).Err())
+	if err := l2.Unlock(); !errors.Is(err, ErrLockLost) {
+		t.Errorf("Unlock of a taken-over lock: %v, want ErrLockLost", err)
+	}
+	if v, _ := r.client.Get(ctx, r.lockKey("k")).Result(); v != "someone-else" {
+		t.Errorf("the new owner's lock was deleted (value %q)", v)
+	}
+}
+
+// TestRedisKeys checks the layout promises: every key carries the prefix and
+// a TTL, and another prefix is another deployment.
+func TestRedisKeys(t *testing.T) {
+	ctx := context.Background()
+	prefix := testPrefix(t)
+	r := newTestRedis(t, prefix, nil)
+	reserve(t, r, time.Hour, "alert-1")
+	must(t, r.RecordAction(ctx, "Deployment/shop/cart", "kubernetes.scale", false))
+	must(t, r.RecordAction(ctx, "Deployment/shop/cart", "kubernetes.rollout_restart", true))
+	l, err := r.Lock(ctx, "Deployment/shop/cart")
+	must(t, err)
+	defer func() { must(t, l.Unlock()) }()
+
+	keys, err := r.client.Keys(ctx, prefix+"*").Result()
+	must(t, err)
+	want := []string{
+		prefix + "dedupe:alert-1",
+		prefix + "lock:Deployment/shop/cart",
+		prefix + "actions:global",
+		prefix + "actions:target:Deployment/shop/cart",
+		prefix + "actions:action:Deployment/shop/cart#kubernetes.scale",
+		prefix + "actions:action:Deployment/shop/cart#kubernetes.rollout_restart",
+		prefix + "lastrun:Deployment/shop/cart#kubernetes.scale",
+		prefix + "lastrun:Deployment/shop/cart#kubernetes.rollout_restart",
+		prefix + "failures:Deployment/shop/cart#kubernetes.scale",
+	}
+	got := map[string]bool{}
+	for _, k := range keys {
+		got[k] = true
+		ttl, err := r.client.PTTL(ctx, k).Result()
+		must(t, err)
+		if ttl <= 0 {
+			t.Errorf("key %s has no TTL (%v)", k, ttl)
+		}
+	}
+	for _, k := range want {
+		if !got[k] {
+			t.Errorf("key %s missing; have %v", k, keys)
+		}
+	}
+	if len(keys) != len(want) {
+		t.Errorf("%d keys, want %d: %v", len(keys), len(want), keys)
+	}
+
+	other := newTestRedis(t, testPrefix(t), nil)
+	if got := reserve(t, other, time.Hour, "alert-1"); !got[0] {
+		t.Error("a store with another prefix saw this one's dedupe key")
+	}
+	if h, _ := other.History(ctx, "Deployment/shop/cart", "kubernetes.scale"); h.GlobalActionsLastHour != 0 {
+		t.Errorf("a store with another prefix counts this one's actions: %+v", h)
+	}
+}
+
+// TestRedisUnreachable: a Redis that accepts connections and never answers
+// (the worst case: no refusal to fail fast on) makes every call fail within
+// the call timeout, and Lock fails instead of waiting.
+func TestRedisUnreachable(t *testing.T) {
+	ln := silentListener(t)
+	r, err := NewRedis(RedisOptions{URL: "redis://:hunter2@" + ln.Addr().String() + "/0", CallTimeout: 200 * time.Millisecond})
+	must(t, err)
+	defer r.Close()
+	ctx := context.Background()
+	for name, call := range map[string]func() error{
+		"Ping":         func() error { return r.Ping(ctx) },
+		"Reserve":      func() error { _, err := r.Reserve(ctx, []string{"k"}, time.Hour); return err },
+		"Release":      func() error { return r.Release(ctx, []string{"k"}) },
+		"Lock":         func() error { _, err := r.Lock(ctx, "k"); return err },
+		"History":      func() error { _, err := r.History(ctx, "t", "a"); return err },
+		"RecordAction": func() error { return r.RecordAction(ctx, "t", "a", true) },
+	} {
+		start := time.Now()
+		err := call()
+		if err == nil {
+			t.Errorf("%s succeeded against a Redis that never answers", name)
+			continue
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("%s took %v to fail, want about the call timeout", name, took)
+		}
+		if strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), ln.Addr().String()) {
+			t.Errorf("%s error %q: want the address and no password", name, err)
+		}
+	}
+}
+
+// silentListener accepts connections and never answers.
+func silentListener(t testing.TB) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	return ln
+}
+
+func TestNewRedisURLErrors(t *testing.T) {
+	for _, tc := range []struct {
+		url, want string
+	}{
+		{"", "empty URL"},
+		{"http://localhost:6379", `invalid URL scheme "http"`},
+		{"redis://:p%zzw@localhost:6379", "not shown"},
+		{"redis://localhost:6379/notanumber", "invalid URL"},
+	} {
+		_, err := NewRedis(RedisOptions{URL: tc.url})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewRedis(%q) = %v, want an error with %q", tc.url, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "zzw") {
+			t.Errorf("error shows the password: %v", err)
+		}
+	}
+	if _, err := NewRedis(RedisOptions{URL: "redis://localhost:6379", LockTTL: -1}); err == nil {
+		t.Error("negative lock ttl accepted")
+	}
+	r, err := NewRedis(RedisOptions{URL: "redis://u:pw@localhost:6380/2"})
+	must(t, err)
+	defer r.Close()
+	if r.Addr() != "localhost:6380/2" || r.Prefix() != DefaultPrefix || r.lockTTL != DefaultLockTTL {
+		t.Errorf("Addr %q Prefix %q lockTTL %v", r.Addr(), r.Prefix(), r.lockTTL)
+	}
+}
+
+func TestHasPassword(t *testing.T) {
+	for raw, want := range map[string]bool{
+		"redis://localhost:6379/0":          false,
+		"redis://:secret@localhost:6379":    true,
+		"redis://user:secret@localhost":     true,
+		"redis://secret@localhost":          true,
+		"rediss://u:p%zz@host":              true, // does not parse; still refused
+		"redis://user:p/w@host:6379/0":      true,
+		"redis://localhost:6379/0?db=1":     false,
+		"redis://localhost:6379/0#fragment": false,
+	} {
+		if got := HasPassword(raw); got != want {
+			t.Errorf("HasPassword(%q) = %v, want %v", raw, got, want)
+		}
+	}
+}
+
+func benchStores(b *testing.B) map[string]Store {
+	return map[string]Store{"memory": NewMemory(nil), "redis": newTestRedis(b, testPrefix(b), nil)}
+}
+
+func BenchmarkReserve(b *testing.B) {
+	for name, s := range benchStores(b) {
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := s.Reserve(ctx, []string{"bench-" + strconv.Itoa(i)}, time.Minute); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkRecordAction(b *testing.B) {
+	for name, s := range benchStores(b) {
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				i++
+				if err := s.RecordAction(ctx, "Deployment/shop/t"+strconv.Itoa(i%100), "kubernetes.scale", i%3 != 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkHistory(b *testing.B) {
+	for name, s := range benchStores(b) {
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			for i := range 100 {
+				must(b, s.RecordAction(ctx, "Deployment/shop/t"+strconv.Itoa(i%10), "kubernetes.scale", true))
+			}
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := s.History(ctx, "Deployment/shop/t"+strconv.Itoa(i%10), "kubernetes.scale"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkLockUnlock(b *testing.B) {
+	for name, s := range benchStores(b) {
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			for b.Loop() {
+				l, err := s.Lock(ctx, "Deployment/shop/cart")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := l.Unlock(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
