@@ -17,7 +17,7 @@ import (
 
 	"github.com/remediator/remediator/internal/config"
 	"github.com/remediator/remediator/internal/daemon"
-	"github.com/remediator/remediator/internal/state"
+	"github.com/remediator/remediator/internal/redisurl"
 	"github.com/remediator/remediator/receiver"
 	"github.com/remediator/remediator/remediations/builtin"
 	redisbackend "github.com/remediator/remediator/remediations/redis"
@@ -183,7 +183,7 @@ func (c *serveCmd) applyStateFlags(s *config.State) error {
 	case c.state == "memory":
 		*s = config.State{}
 	case strings.HasPrefix(c.state, "redis://") || strings.HasPrefix(c.state, "rediss://"):
-		if state.HasPassword(c.state) {
+		if redisurl.HasPassword(c.state) {
 			return fmt.Errorf("--state: the URL has a password, which must not be on the command line; put the URL in %s or a file named by --state-redis-url-file", config.EnvStateRedisURL)
 		}
 		s.RedisURLEnv, s.RedisURLFile, s.RedisURL = "", "", c.state

@@ -14,6 +14,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/remediator/remediator/internal/redisurl"
 )
 
 // Defaults for RedisOptions left zero.
@@ -63,7 +65,7 @@ type RedisOptions struct {
 type Redis struct {
 	client      *goredis.Client
 	addr        string // host:port/db, safe to show
-	sec         secrets
+	sec         redisurl.Secrets
 	prefix      string
 	lockTTL     time.Duration
 	callTimeout time.Duration
@@ -82,8 +84,8 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	if opts.LockTTL < 0 || opts.CallTimeout < 0 || opts.PoolSize < 0 {
 		return nil, errors.New("redis state: lock_ttl, call_timeout and pool_size must not be negative")
 	}
-	sec := newSecrets(opts.URL)
-	opt, err := parseRedisURL(opts.URL, sec)
+	sec := redisurl.NewSecrets(opts.URL)
+	opt, err := redisurl.Parse(opts.URL, sec)
 	if err != nil {
 		return nil, fmt.Errorf("redis state: %w", err)
 	}
@@ -128,7 +130,7 @@ func (r *Redis) Prefix() string { return r.prefix }
 func (r *Redis) LocksLost() uint64 { return r.locksLost.Load() }
 
 // Close closes the connections.
-func (r *Redis) Close() error { return r.sec.scrubErr(r.client.Close()) }
+func (r *Redis) Close() error { return r.sec.ScrubErr(r.client.Close()) }
 
 // call bounds one command (or script) by the call timeout.
 func (r *Redis) call(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -137,7 +139,7 @@ func (r *Redis) call(ctx context.Context) (context.Context, context.CancelFunc) 
 
 // err names the store and operation and removes any secret.
 func (r *Redis) err(op string, err error) error {
-	return fmt.Errorf("redis state (%s): %s: %w", r.addr, op, r.sec.scrubErr(err))
+	return fmt.Errorf("redis state (%s): %s: %w", r.addr, op, r.sec.ScrubErr(err))
 }
 
 // Keys. A target+action key joins them with '#' after the target; action

@@ -245,23 +245,6 @@ func TestNewRedisURLErrors(t *testing.T) {
 	}
 }
 
-func TestHasPassword(t *testing.T) {
-	for raw, want := range map[string]bool{
-		"redis://localhost:6379/0":          false,
-		"redis://:secret@localhost:6379":    true,
-		"redis://user:secret@localhost":     true,
-		"redis://secret@localhost":          true,
-		"rediss://u:p%zz@host":              true, // does not parse; still refused
-		"redis://user:p/w@host:6379/0":      true,
-		"redis://localhost:6379/0?db=1":     false,
-		"redis://localhost:6379/0#fragment": false,
-	} {
-		if got := HasPassword(raw); got != want {
-			t.Errorf("HasPassword(%q) = %v, want %v", raw, got, want)
-		}
-	}
-}
-
 func benchStores(b *testing.B) map[string]Store {
 	return map[string]Store{"memory": NewMemory(nil), "redis": newTestRedis(b, testPrefix(b), nil)}
 }

@@ -15,6 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/remediator/remediator/internal/redisurl"
 	"github.com/remediator/remediator/remediations"
 )
 
@@ -93,7 +94,7 @@ type conn struct {
 	addr        string // host:port/db, safe to show
 	client      *goredis.Client
 	callTimeout time.Duration
-	sec         secrets
+	sec         redisurl.Secrets
 }
 
 // NewExecutor opens a client per target. A target that cannot be reached now
@@ -133,8 +134,8 @@ func newConn(name string, cfg TargetConfig) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	sec := newSecrets(raw)
-	opt, err := parseURL(raw, sec)
+	sec := redisurl.NewSecrets(raw)
+	opt, err := redisurl.Parse(raw, sec)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +163,7 @@ func newConn(name string, cfg TargetConfig) (*conn, error) {
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	return &conn{
 		name:        name,
-		addr:        displayAddr(opt),
+		addr:        redisurl.DisplayAddr(opt),
 		client:      goredis.NewClient(opt),
 		callTimeout: timeout,
 		sec:         sec,
@@ -175,7 +176,7 @@ func (e *Executor) Close() error {
 	for _, name := range slices.Sorted(maps.Keys(e.conns)) {
 		c := e.conns[name]
 		if err := c.client.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("closing redis connection %q: %w", name, c.sec.scrubErr(err)))
+			errs = append(errs, fmt.Errorf("closing redis connection %q: %w", name, c.sec.ScrubErr(err)))
 		}
 	}
 	return errors.Join(errs...)
@@ -291,7 +292,7 @@ func (c *conn) call(ctx context.Context) (context.Context, context.CancelFunc) {
 // which the error says, since a bare "context deadline exceeded" does not
 // tell a slow Redis from a run that was stopped.
 func (c *conn) callErr(parent context.Context, what string, err error) error {
-	err = c.sec.scrubErr(err)
+	err = c.sec.ScrubErr(err)
 	if errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil {
 		return fmt.Errorf("redis connection %q (%s): %s: no answer within call_timeout %s: %w", c.name, c.addr, what, c.callTimeout, err)
 	}

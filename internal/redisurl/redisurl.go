@@ -1,4 +1,8 @@
-package redis
+// Package redisurl parses Redis connection URLs for go-redis and keeps their
+// credentials out of every message: net/url and go-redis both echo the URL,
+// or parts of it, in their errors. The Redis backend and the Redis state
+// store share it.
+package redisurl
 
 import (
 	"context"
@@ -11,22 +15,41 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
+// HasPassword reports whether a connection URL carries a password (or
+// userinfo that may be one). Such a URL must not be given as a flag value,
+// where `ps` and shell history would show it.
+func HasPassword(raw string) bool {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return true
+		}
+		// redis://secret@host: go-redis takes a lone userinfo as the password.
+		return u.User.Username() != ""
+	}
+	return rawUserinfo(raw) != ""
+}
+
 // redacted replaces a secret wherever it would otherwise be shown.
 const redacted = "xxxxx"
 
-// secrets holds the strings of one connection URL that must never be shown:
+// Secrets holds the strings of one connection URL that must never be shown:
 // the URL itself, its userinfo and its password in every spelling the URL
 // parser or go-redis could echo. Errors are passed through scrub before they
 // leave the package, because go-redis and net/url both put the URL (or parts
 // of it) into their error messages.
-type secrets []string
+type Secrets []string
 
-func newSecrets(raw string) secrets {
-	s := secrets{raw}
+func NewSecrets(raw string) Secrets {
+	s := Secrets{raw}
 	if u, err := url.Parse(raw); err == nil && u.User != nil {
 		s = append(s, u.User.String())
 		if pw, ok := u.User.Password(); ok && pw != "" {
 			s = append(s, pw, url.QueryEscape(pw), url.PathEscape(pw))
+		} else if !ok {
+			// redis://secret@host: go-redis takes a lone userinfo as the
+			// password. (A user name beside a password is not secret, and
+			// redacting it would garble messages that name, say, "default".)
+			s = append(s, u.User.Username())
 		}
 	}
 	if ui := rawUserinfo(raw); ui != "" {
@@ -71,24 +94,24 @@ func rawUserinfo(raw string) string {
 	return ""
 }
 
-func (s secrets) scrub(msg string) string {
+func (s Secrets) Scrub(msg string) string {
 	for _, v := range s {
 		msg = strings.ReplaceAll(msg, v, redacted)
 	}
 	return msg
 }
 
-// scrubErr returns err unchanged when its message holds no secret, and
+// ScrubErr returns err unchanged when its message holds no secret, and
 // otherwise an error with the secret replaced. The replacement keeps
 // context.Canceled and context.DeadlineExceeded visible to errors.Is but
 // drops the rest of the chain: an unwrapped inner error would show the
 // secret again.
-func (s secrets) scrubErr(err error) error {
+func (s Secrets) ScrubErr(err error) error {
 	if err == nil {
 		return nil
 	}
 	msg := err.Error()
-	clean := s.scrub(msg)
+	clean := s.Scrub(msg)
 	if clean == msg {
 		return err
 	}
@@ -113,10 +136,10 @@ func (e *redactedError) Unwrap() error { return e.cause }
 // urlForm is how the URL should look, said in errors instead of the URL.
 const urlForm = "redis://[user:password@]host:port/db"
 
-// parseURL turns a connection URL into go-redis options. Its errors never
+// Parse turns a connection URL into go-redis options. Its errors never
 // contain the URL or its password: net/url echoes the whole URL in a parse
 // error and go-redis echoes parts of it.
-func parseURL(raw string, sec secrets) (*goredis.Options, error) {
+func Parse(raw string, sec Secrets) (*goredis.Options, error) {
 	if strings.TrimSpace(raw) == "" {
 		return nil, fmt.Errorf("empty URL (want %s)", urlForm)
 	}
@@ -137,13 +160,13 @@ func parseURL(raw string, sec secrets) (*goredis.Options, error) {
 	}
 	opt, err := goredis.ParseURL(raw)
 	if err != nil {
-		return nil, fmt.Errorf("invalid URL: %w", sec.scrubErr(err))
+		return nil, fmt.Errorf("invalid URL: %w", sec.ScrubErr(err))
 	}
 	return opt, nil
 }
 
-// displayAddr names a connection in logs and errors: host:port/db, never the
+// DisplayAddr names a connection in logs and errors: host:port/db, never the
 // credentials.
-func displayAddr(opt *goredis.Options) string {
+func DisplayAddr(opt *goredis.Options) string {
 	return fmt.Sprintf("%s/%d", opt.Addr, opt.DB)
 }
