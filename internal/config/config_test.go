@@ -38,8 +38,8 @@ func TestDefaults(t *testing.T) {
 	if cfg.ListenAddress != "127.0.0.1:9095" || cfg.Receiver.MaxBodyBytes != 1<<20 || cfg.DryRun || !cfg.BundledPolicy() {
 		t.Fatalf("defaults: %+v", cfg)
 	}
-	if n := len(cfg.RunbookSet.Runbooks); n != 6 {
-		t.Fatalf("default runbooks = %d, want 6", n)
+	if n := len(cfg.RunbookSet.Runbooks); n != 7 {
+		t.Fatalf("default runbooks = %d, want 7", n)
 	}
 }
 
@@ -70,7 +70,7 @@ runbooks:
 	}
 	// The user's HighCPUUsage replaces the shipped one and comes first.
 	rbs := cfg.RunbookSet.Runbooks
-	if len(rbs) != 6 || rbs[0].Name != "HighCPUUsage" || rbs[0].Resolve[0].Action != "kubernetes.rollout_restart" {
+	if len(rbs) != 7 || rbs[0].Name != "HighCPUUsage" || rbs[0].Resolve[0].Action != "kubernetes.rollout_restart" {
 		t.Fatalf("runbooks: first %q of %d", rbs[0].Name, len(rbs))
 	}
 }

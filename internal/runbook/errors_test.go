@@ -326,7 +326,7 @@ func TestConfigLoadOverridesDefault(t *testing.T) {
 	for _, r := range cfg.RunbookSet.Runbooks {
 		names = append(names, r.Name)
 	}
-	want := "HighCPUUsage HighMemoryUsage PostgresTooManyConnections ServiceUnavailable EmergencyScaleDownCritical EmergencyScaleDown"
+	want := "HighCPUUsage HighMemoryUsage PostgresTooManyConnections ServiceUnavailable EmergencyScaleDownCritical EmergencyScaleDown RedisCacheMaintenance"
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("runbooks = %s, want %s", got, want)
 	}

@@ -103,6 +103,11 @@ func TestDefaultsContent(t *testing.T) {
 			investigate: []string{"kubernetes.top_pods"},
 			resolve:     []string{"kubernetes.scale_namespace"},
 		},
+		{
+			name:        "RedisCacheMaintenance",
+			investigate: []string{"redis.cache_report"},
+			resolve:     []string{"redis.delete_keys"},
+		},
 	}
 	var gotNames, wantNames []string
 	for _, r := range set.Runbooks {
@@ -174,6 +179,7 @@ func TestDefaultsParams(t *testing.T) {
 		{"ServiceUnavailable", 1, remediations.Params{"selector": "app={{ or .Labels.app .Labels.service .Labels.deployment }}", "max_pods": 2, "min_ready": 0}},
 		{"EmergencyScaleDownCritical", 0, remediations.Params{"replicas": 3, "only_reduce": true}},
 		{"EmergencyScaleDown", 0, remediations.Params{"replicas": 1}},
+		{"RedisCacheMaintenance", 0, remediations.Params{"pattern": "expired:*", "max_keys": 10000, "batch_size": 500, "pause_ms": 10}},
 	} {
 		r, ok := set.Lookup(tc.runbook)
 		if !ok {
@@ -641,7 +647,7 @@ runbooks:
 	for _, r := range merged.Runbooks {
 		names = append(names, r.Name)
 	}
-	want := []string{"Mine", "ServiceUnavailable", "HighCPUUsage", "HighMemoryUsage", "PostgresTooManyConnections", "EmergencyScaleDownCritical", "EmergencyScaleDown"}
+	want := []string{"Mine", "ServiceUnavailable", "HighCPUUsage", "HighMemoryUsage", "PostgresTooManyConnections", "EmergencyScaleDownCritical", "EmergencyScaleDown", "RedisCacheMaintenance"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("merged runbooks = %v, want %v", names, want)
 	}
@@ -665,7 +671,7 @@ runbooks:
 		t.Errorf("merged ServiceUnavailable resolves with %v, want the user's options", got)
 	}
 	// Merge copies: neither input changes.
-	if len(user.Runbooks) != 2 || len(def.Runbooks) != 6 {
+	if len(user.Runbooks) != 2 || len(def.Runbooks) != 7 {
 		t.Errorf("Merge changed its inputs: %d user, %d default runbooks", len(user.Runbooks), len(def.Runbooks))
 	}
 	if got := runbook.Merge(&runbook.Set{}, def); len(got.Runbooks) != len(def.Runbooks) {
