@@ -11,8 +11,10 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // HasPassword reports whether a connection URL carries a password (or
@@ -169,4 +171,24 @@ func Parse(raw string, sec Secrets) (*goredis.Options, error) {
 // credentials.
 func DisplayAddr(opt *goredis.Options) string {
 	return fmt.Sprintf("%s/%d", opt.Addr, opt.DB)
+}
+
+// Bound makes every phase of a call on opt's client end within timeout, and
+// honours the call's context deadline too (ContextTimeoutEnabled), so an
+// unreachable or stalled Redis yields an error within the timeout instead of
+// a hang. One dial attempt per try and one retry (0 would mean go-redis's
+// default of 3) keep a refused connection from turning into a burst of dials:
+// the next alert or health check is the retry that matters. Maintenance
+// notifications are for managed clusters that move slots; in auto mode the
+// handshake would probe for them on every new connection, an extra round trip
+// that buys nothing here.
+func Bound(opt *goredis.Options, timeout time.Duration) {
+	opt.DialTimeout = timeout
+	opt.ReadTimeout = timeout
+	opt.WriteTimeout = timeout
+	opt.PoolTimeout = timeout
+	opt.ContextTimeoutEnabled = true
+	opt.MaxRetries = 1
+	opt.DialerRetries = 1
+	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 }

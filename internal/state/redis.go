@@ -13,7 +13,6 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/remediator/remediator/internal/redisurl"
 )
@@ -92,17 +91,7 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	timeout := cmp.Or(opts.CallTimeout, DefaultCallTimeout)
 	opt.ClientName = cmp.Or(opt.ClientName, "remediator-state")
 	opt.PoolSize = cmp.Or(opts.PoolSize, opt.PoolSize, DefaultPoolSize)
-	// As in the Redis backend: every phase of a call is bounded, the call's
-	// context deadline is honoured, and a refused connection is not retried
-	// in a burst. The next poll or alert is the retry that matters.
-	opt.DialTimeout = timeout
-	opt.ReadTimeout = timeout
-	opt.WriteTimeout = timeout
-	opt.PoolTimeout = timeout
-	opt.ContextTimeoutEnabled = true
-	opt.MaxRetries = 1
-	opt.DialerRetries = 1
-	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	redisurl.Bound(opt, timeout)
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/remediator/remediator/internal/redisurl"
 	"github.com/remediator/remediator/remediations"
@@ -144,23 +143,7 @@ func newConn(name string, cfg TargetConfig) (*conn, error) {
 	opt.ClientName = cmp.Or(opt.ClientName, "remediator")
 	// A pool_size in the URL's query is kept unless the config sets one.
 	opt.PoolSize = cmp.Or(cfg.PoolSize, opt.PoolSize, DefaultPoolSize)
-	// Every phase of a call is bounded by the call timeout, and the call's
-	// context deadline is honoured too (ContextTimeoutEnabled), so an
-	// unreachable or stalled Redis yields an error within the timeout
-	// instead of a hang. One dial attempt per try and one retry (0 would
-	// mean go-redis's default of 3) keep a refused connection from turning
-	// into a burst of dials; the next alert is the retry that matters.
-	opt.DialTimeout = timeout
-	opt.ReadTimeout = timeout
-	opt.WriteTimeout = timeout
-	opt.PoolTimeout = timeout
-	opt.ContextTimeoutEnabled = true
-	opt.MaxRetries = 1
-	opt.DialerRetries = 1
-	// Maintenance notifications are for managed clusters that move slots;
-	// in auto mode the handshake would probe for them on every new
-	// connection, an extra round trip that buys nothing here.
-	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	redisurl.Bound(opt, timeout)
 	return &conn{
 		name:        name,
 		addr:        redisurl.DisplayAddr(opt),
