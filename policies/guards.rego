@@ -112,4 +112,15 @@ deny contains {
 } if {
 	n := object.get(input, ["history", "consecutive_failures"], 0)
 	n >= cfg.max_consecutive_failures
+	not circuit_half_open
+}
+
+# A denied action never runs, so its failure streak would never end and the
+# circuit would stay open for good. After circuit_open_seconds without a run
+# one attempt is let through: its success resets the streak, its failure
+# opens the circuit again. An unknown last run keeps the circuit open.
+circuit_half_open if {
+	last := input.history.action_last_run_seconds_ago
+	is_number(last)
+	last >= cfg.circuit_open_seconds
 }

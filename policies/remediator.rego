@@ -41,6 +41,7 @@ default_config := {
 	"max_actions_per_target_per_hour": 3,
 	"max_actions_per_hour": 30,
 	"max_consecutive_failures": 3,
+	"circuit_open_seconds": 1800,
 }
 
 # The effective configuration, computed once per evaluation. (Named cfg, not
@@ -141,7 +142,7 @@ deny contains {
 numeric_config_keys := [
 	"max_replicas", "max_pods_deleted", "max_sessions_terminated", "min_idle_seconds",
 	"max_keys_deleted", "cooldown_seconds", "max_actions_per_target_per_hour",
-	"max_actions_per_hour", "max_consecutive_failures",
+	"max_actions_per_hour", "max_consecutive_failures", "circuit_open_seconds",
 ]
 
 list_config_keys := ["protected_namespaces", "allowed_namespaces", "allowed_actions", "allowed_env_names"]

@@ -464,6 +464,23 @@ test_circuit_open if {
 	"circuit open: 4 consecutive failed actions, the limit is 3 (max_consecutive_failures)" in msgs
 }
 
+# After circuit_open_seconds without a run, one attempt is let through.
+test_circuit_half_open if {
+	every c in [
+		{"last": null, "conf": {}, "want": true},
+		{"last": 1799, "conf": {}, "want": true},
+		{"last": 1800, "conf": {}, "want": false},
+		{"last": 61, "conf": {"circuit_open_seconds": 60}, "want": false},
+		{"last": 59, "conf": {"circuit_open_seconds": 60}, "want": true},
+	] {
+		inp := json.patch(base_input, [
+			{"op": "add", "path": "/history/consecutive_failures", "value": 3},
+			{"op": "add", "path": "/history/action_last_run_seconds_ago", "value": c.last},
+		])
+		denied(inp, object.union(c.conf, {"cooldown_seconds": 0}), "circuit_open") == c.want
+	}
+}
+
 # --- Caps: kubernetes.scale ----------------------------------------------------
 
 test_scale_caps if {

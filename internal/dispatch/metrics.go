@@ -14,6 +14,7 @@ type Metrics struct {
 	actionDuration *prometheus.HistogramVec
 	rateLimited    *prometheus.CounterVec
 	cooledDown     *prometheus.CounterVec
+	circuitOpen    *prometheus.CounterVec
 	investigations *prometheus.CounterVec
 }
 
@@ -45,13 +46,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "remediator_cooled_down_total",
 			Help: "Candidate actions denied because the target is in its cooldown.",
 		}, []string{"action"}),
+		circuitOpen: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "remediator_circuit_open_total",
+			Help: "Candidate actions denied because their circuit is open: too many consecutive failures on the target, not yet retried.",
+		}, []string{"action"}),
 		investigations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "remediator_investigations_total",
 			Help: "Investigations run, by action and result (success, failure, dry_run).",
 		}, []string{"action", "result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.processed, m.decisions, m.actions, m.actionDuration, m.rateLimited, m.cooledDown, m.investigations)
+		reg.MustRegister(m.processed, m.decisions, m.actions, m.actionDuration, m.rateLimited, m.cooledDown, m.circuitOpen, m.investigations)
 	}
 	return m
 }
@@ -62,5 +67,8 @@ func (m *Metrics) observeDenialCodes(action string, codes []string) {
 	}
 	if slices.Contains(codes, "cooldown") {
 		m.cooledDown.WithLabelValues(action).Inc()
+	}
+	if slices.Contains(codes, "circuit_open") {
+		m.circuitOpen.WithLabelValues(action).Inc()
 	}
 }
