@@ -45,6 +45,8 @@ type HistoryInput struct {
 	ActionLastRunSecondsAgo *float64 `json:"action_last_run_seconds_ago"`
 	GlobalActionsLastHour   int      `json:"global_actions_last_hour"`
 	ConsecutiveFailures     int      `json:"consecutive_failures"`
+	// ActionRunsLastHour counts runs of this action on this target within the hour.
+	ActionRunsLastHour int `json:"action_runs_last_hour"`
 }
 
 // Decision is the policy's answer (`data.remediator.decision`).
@@ -108,6 +110,7 @@ func (in *Input) value() (ast.Value, error) {
 			[2]*ast.Term{k.container, str(t.Container)},
 			[2]*ast.Term{k.database, str(t.Database)},
 			[2]*ast.Term{k.instance, str(t.Instance)},
+			[2]*ast.Term{k.connection, str(t.Connection)},
 			[2]*ast.Term{k.currentReplicas, replicas},
 			[2]*ast.Term{k.labels, stringMap(t.Labels)},
 			[2]*ast.Term{k.annotations, stringMap(t.Annotations)},
@@ -122,6 +125,7 @@ func (in *Input) value() (ast.Value, error) {
 			[2]*ast.Term{k.actionLastRunSecondsAgo, lastRun},
 			[2]*ast.Term{k.globalActionsLastHour, ast.IntNumberTerm(in.History.GlobalActionsLastHour)},
 			[2]*ast.Term{k.consecutiveFailures, ast.IntNumberTerm(in.History.ConsecutiveFailures)},
+			[2]*ast.Term{k.actionRunsLastHour, ast.IntNumberTerm(in.History.ActionRunsLastHour)},
 		)},
 		[2]*ast.Term{k.dryRun, ast.BooleanTerm(in.DryRun)},
 	), nil
@@ -133,7 +137,7 @@ var inputKeys = struct {
 	target, kind, namespace, pod, container, database, instance, currentReplicas, hpa *ast.Term
 	action, params                                                                    *ast.Term
 	history, targetActionsLastHour, actionLastRunSecondsAgo                           *ast.Term
-	globalActionsLastHour, consecutiveFailures, dryRun                                *ast.Term
+	globalActionsLastHour, consecutiveFailures, dryRun, actionRunsLastHour, connection *ast.Term
 }{
 	alert: ast.StringTerm("alert"), name: ast.StringTerm("name"), status: ast.StringTerm("status"),
 	labels: ast.StringTerm("labels"), annotations: ast.StringTerm("annotations"),
@@ -146,6 +150,7 @@ var inputKeys = struct {
 	actionLastRunSecondsAgo: ast.StringTerm("action_last_run_seconds_ago"),
 	globalActionsLastHour:   ast.StringTerm("global_actions_last_hour"),
 	consecutiveFailures:     ast.StringTerm("consecutive_failures"), dryRun: ast.StringTerm("dry_run"),
+	actionRunsLastHour:      ast.StringTerm("action_runs_last_hour"), connection: ast.StringTerm("connection"),
 }
 
 // str is ast.StringTerm, with OPA's interned term for "" (and the few strings

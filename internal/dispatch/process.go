@@ -279,6 +279,7 @@ func (p *Processor) input(a alert.Alert, t remediations.Target, action string, p
 			TargetActionsLastHour: h.TargetActionsLastHour,
 			GlobalActionsLastHour: h.GlobalActionsLastHour,
 			ConsecutiveFailures:   h.ConsecutiveFailures,
+			ActionRunsLastHour:    h.ActionRunsLastHour,
 		},
 		DryRun: dryRun,
 	}
