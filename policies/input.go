@@ -133,10 +133,10 @@ func (in *Input) value() (ast.Value, error) {
 
 // inputKeys are the object keys of the input, as terms built once.
 var inputKeys = struct {
-	alert, name, status, labels, annotations, startsAt, fingerprint                   *ast.Term
-	target, kind, namespace, pod, container, database, instance, currentReplicas, hpa *ast.Term
-	action, params                                                                    *ast.Term
-	history, targetActionsLastHour, actionLastRunSecondsAgo                           *ast.Term
+	alert, name, status, labels, annotations, startsAt, fingerprint                    *ast.Term
+	target, kind, namespace, pod, container, database, instance, currentReplicas, hpa  *ast.Term
+	action, params                                                                     *ast.Term
+	history, targetActionsLastHour, actionLastRunSecondsAgo                            *ast.Term
 	globalActionsLastHour, consecutiveFailures, dryRun, actionRunsLastHour, connection *ast.Term
 }{
 	alert: ast.StringTerm("alert"), name: ast.StringTerm("name"), status: ast.StringTerm("status"),
@@ -150,7 +150,7 @@ var inputKeys = struct {
 	actionLastRunSecondsAgo: ast.StringTerm("action_last_run_seconds_ago"),
 	globalActionsLastHour:   ast.StringTerm("global_actions_last_hour"),
 	consecutiveFailures:     ast.StringTerm("consecutive_failures"), dryRun: ast.StringTerm("dry_run"),
-	actionRunsLastHour:      ast.StringTerm("action_runs_last_hour"), connection: ast.StringTerm("connection"),
+	actionRunsLastHour: ast.StringTerm("action_runs_last_hour"), connection: ast.StringTerm("connection"),
 }
 
 // str is ast.StringTerm, with OPA's interned term for "" (and the few strings
