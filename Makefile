@@ -11,8 +11,12 @@ LDFLAGS   := -s -w \
 	-X github.com/prometheus/common/version.Revision=$(REVISION) \
 	-X github.com/prometheus/common/version.Branch=$(BRANCH)
 FUZZTIME  ?= 30s
+# The real control plane for the Kubernetes integration tests, built from the
+# Go module proxy and cached by version outside the work tree.
+K8S_VERSION ?= 1.37.2
+K8S_TESTBIN ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/remediator/k8s-v$(K8S_VERSION)
 
-.PHONY: all build run test check fmt-check vet staticcheck unit policy-test opa-test fuzz bench services clean
+.PHONY: all build run test check fmt-check vet staticcheck unit policy-test opa-test fuzz bench services testbin clean
 
 all: build
 
@@ -54,6 +58,10 @@ opa-test:
 ## services: make sure PostgreSQL and Redis are up (tests of later backends use them)
 services:
 	sh hack/services.sh
+
+## testbin: kube-apiserver, kube-controller-manager and etcd for the Kubernetes tests (cached)
+testbin:
+	sh hack/build-k8s-testbin.sh $(K8S_VERSION) $(K8S_TESTBIN)
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./receiver/
