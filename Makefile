@@ -42,8 +42,10 @@ vet:
 staticcheck:
 	$(GO) tool staticcheck ./...
 
-unit:
-	$(GO) test -race -count=1 ./...
+# The Kubernetes tests start a real kube-apiserver, etcd and
+# kube-controller-manager from $(K8S_TESTBIN); they fail, never skip, without it.
+unit: testbin
+	K8S_TESTBIN=$(K8S_TESTBIN) $(GO) test -race -count=1 ./...
 
 ## policy-test: the bundled Rego tests through remediator's own runner (as users run it)
 policy-test: build

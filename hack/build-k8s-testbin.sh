@@ -12,16 +12,22 @@
 # so an interrupted build leaves nothing that looks finished.
 set -eu
 KV=$1; OUT=$2
-[ -x "$OUT/etcd" ] && [ -x "$OUT/kube-apiserver" ] && exit 0
+[ -x "$OUT/etcd" ] && [ -x "$OUT/kube-apiserver" ] && [ -x "$OUT/kube-controller-manager" ] && exit 0
 export GOWORK=off GOFLAGS=-modcacherw
 # The binaries are cached by version, so their build cache is not worth keeping
 # (it is ~3.7 GB): build with a throwaway one, unless KEEP_GOCACHE=1.
-W=$(mktemp -d)
+# Work beside OUT (not in a possibly RAM-backed /tmp); one trap removes the
+# wrapper modules, the throwaway cache and the unfinished output. dash runs no
+# EXIT trap when killed by a signal, hence the second trap.
+mkdir -p "$(dirname "$OUT")"
+W=$(mktemp -d "$OUT.build.XXXXXX")
 trap 'rm -rf "$W"' EXIT
+trap 'exit 1' INT TERM HUP
 if [ "${KEEP_GOCACHE:-}" != 1 ]; then
 	export GOCACHE="$W/gocache"
 fi
-mkdir -p "$W/k8s" "$W/etcd" "$OUT.partial"
+PART="$W/out"
+mkdir -p "$W/k8s" "$W/etcd" "$PART"
 echo "building kube-apiserver, kube-controller-manager and etcd for Kubernetes v$KV into $OUT (several minutes the first time)"
 KMOD=$(go mod download -json "k8s.io/kubernetes@v$KV" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
 # The etcd the apiserver is built against.
@@ -37,12 +43,12 @@ MAJ=${KV%%.*}; MIN=${KV#*.}; MIN=${MIN%%.*}; LD="-s -w"
 for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 	LD="$LD -X $p.gitVersion=v$KV -X $p.gitMajor=$MAJ -X $p.gitMinor=$MIN -X $p.gitTreeState=clean"
 done
-go build -trimpath -ldflags="$LD" -o "$OUT.partial/" \
+go build -trimpath -ldflags="$LD" -o "$PART/" \
 	k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
 cd "$W/etcd"
 printf 'module etcdtestbin\n\ngo 1.26\n' > go.mod
 # Pinned: a bare go get would move etcd (and grpc) away from what k8s pins.
 go get "go.etcd.io/etcd/server/v3@$EV"
-go build -trimpath -ldflags="-s -w" -o "$OUT.partial/etcd" go.etcd.io/etcd/server/v3
-rm -rf "$OUT"; mv "$OUT.partial" "$OUT"
+go build -trimpath -ldflags="-s -w" -o "$PART/etcd" go.etcd.io/etcd/server/v3
+rm -rf "$OUT"; mv "$PART" "$OUT"
 echo "built $(ls "$OUT" | tr '\n' ' ')in $OUT"
