@@ -62,6 +62,14 @@ func startWith(t *testing.T, mutate func(*config.Config), opts daemon.Options, w
 	if mutate != nil {
 		mutate(cfg)
 	}
+	return serveDaemon(t, cfg, opts, waitReady)
+}
+
+// serveDaemon runs a daemon for cfg on a random loopback port, with Auth set
+// to the test token, stopped at cleanup; it returns once the daemon is ready
+// (or, when waitReady is false, once it answers at all).
+func serveDaemon(t *testing.T, cfg *config.Config, opts daemon.Options, waitReady bool) *harness {
+	t.Helper()
 	auth, err := receiver.BearerToken(token)
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,7 +19,6 @@ import (
 	"github.com/remediator/remediator/internal/dispatch"
 	"github.com/remediator/remediator/internal/metricstest"
 	"github.com/remediator/remediator/internal/pgtest"
-	"github.com/remediator/remediator/receiver"
 	"github.com/remediator/remediator/remediations/builtin"
 	"github.com/remediator/remediator/remediations/postgres"
 )
@@ -109,24 +107,7 @@ func startPostgres(t *testing.T, dsn string, logs *syncBuffer, mod ...func(*conf
 		t.Fatal(err)
 	}
 	t.Cleanup(closeBackends)
-	auth, err := receiver.BearerToken(token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.New(context.Background(), cfg, daemon.Options{Auth: auth, Executor: router, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, d: d, url: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
-	go func() { h.done <- d.Serve(ctx, ln) }()
-	t.Cleanup(func() { h.stop() })
-	waitFor(t, "daemon ready", func() bool { return h.get("/readyz", false).StatusCode == http.StatusOK })
-	return h
+	return serveDaemon(t, cfg, daemon.Options{Executor: router, Logger: log}, true)
 }
 
 // postgresAlert is the shipped sample PostgresTooManyConnections payload for
@@ -179,41 +160,8 @@ func TestPostgresEndToEnd(t *testing.T) {
 	}
 
 	// The recorded outcome, read as JSON as the audit record and eval show it.
-	b, err := json.Marshal(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec struct {
-		Investigations []struct {
-			Action string `json:"action"`
-			Result struct {
-				DryRun   bool            `json:"dryRun"`
-				Evidence postgres.Report `json:"evidence"`
-			} `json:"result"`
-			Error string `json:"error"`
-		} `json:"investigations"`
-		Options []struct {
-			Decision struct {
-				Params map[string]any `json:"params"`
-			} `json:"decision"`
-			Result struct {
-				DryRun   bool                      `json:"dryRun"`
-				Changes  []string                  `json:"changes"`
-				Evidence postgres.TerminateOutcome `json:"evidence"`
-			} `json:"result"`
-		} `json:"options"`
-	}
-	if err := json.Unmarshal(b, &rec); err != nil {
-		t.Fatal(err)
-	}
-	if len(rec.Investigations) != 1 || rec.Investigations[0].Action != "postgres.connection_report" || rec.Investigations[0].Error != "" {
-		t.Fatalf("investigations: %s", b)
-	}
-	report := rec.Investigations[0].Result.Evidence
-	if rec.Investigations[0].Result.DryRun || report.Database != db || report.InDatabase.ByState["idle"] < 5 ||
-		report.ByDatabase[db] != report.InDatabase.Connections || report.MaxConnections == 0 {
-		t.Errorf("connection report evidence: %+v", report)
-	}
+	rec, b := decodePostgresOutcome(t, o)
+	checkConnectionReport(t, rec, b, db, 5)
 	opt := rec.Options[0].Result
 	if opt.DryRun || len(opt.Changes) != 3 || len(opt.Evidence.Terminated) != 3 {
 		t.Fatalf("terminate_idle result: %s", b)
@@ -293,38 +241,8 @@ func TestPostgresDryRunEndToEnd(t *testing.T) {
 		}
 	}
 
-	b, err := json.Marshal(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec struct {
-		Investigations []struct {
-			Action string `json:"action"`
-			Result struct {
-				DryRun   bool            `json:"dryRun"`
-				Evidence postgres.Report `json:"evidence"`
-			} `json:"result"`
-			Error string `json:"error"`
-		} `json:"investigations"`
-		Options []struct {
-			Result struct {
-				DryRun   bool                      `json:"dryRun"`
-				Changes  []string                  `json:"changes"`
-				Evidence postgres.TerminateOutcome `json:"evidence"`
-			} `json:"result"`
-		} `json:"options"`
-	}
-	if err := json.Unmarshal(b, &rec); err != nil {
-		t.Fatal(err)
-	}
-	if len(rec.Investigations) != 1 || rec.Investigations[0].Action != "postgres.connection_report" || rec.Investigations[0].Error != "" {
-		t.Fatalf("investigations: %s", b)
-	}
-	report := rec.Investigations[0].Result.Evidence
-	if rec.Investigations[0].Result.DryRun || report.Database != db || report.InDatabase.ByState["idle"] < 4 ||
-		report.ByDatabase[db] != report.InDatabase.Connections || report.MaxConnections == 0 {
-		t.Errorf("connection report evidence: %+v", report)
-	}
+	rec, b := decodePostgresOutcome(t, o)
+	checkConnectionReport(t, rec, b, db, 4)
 	if len(rec.Options) == 0 {
 		t.Fatalf("no options: %s", b)
 	}
@@ -404,5 +322,58 @@ func TestPostgresUnreachableEndToEnd(t *testing.T) {
 		if strings.Contains(s, e2ePassword) {
 			t.Errorf("the DSN's password is in the %s", what)
 		}
+	}
+}
+
+// postgresRecord is a PostgresTooManyConnections outcome as its JSON (the
+// audit record and eval output) shows it.
+type postgresRecord struct {
+	Investigations []struct {
+		Action string `json:"action"`
+		Result struct {
+			DryRun   bool            `json:"dryRun"`
+			Evidence postgres.Report `json:"evidence"`
+		} `json:"result"`
+		Error string `json:"error"`
+	} `json:"investigations"`
+	Options []struct {
+		Decision struct {
+			Params map[string]any `json:"params"`
+		} `json:"decision"`
+		Result struct {
+			DryRun   bool                      `json:"dryRun"`
+			Changes  []string                  `json:"changes"`
+			Evidence postgres.TerminateOutcome `json:"evidence"`
+		} `json:"result"`
+	} `json:"options"`
+}
+
+// decodePostgresOutcome reads o through its JSON; b is that JSON, for messages.
+func decodePostgresOutcome(t *testing.T, o dispatch.Outcome) (postgresRecord, []byte) {
+	t.Helper()
+	b, err := json.Marshal(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec postgresRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	return rec, b
+}
+
+// checkConnectionReport: the one investigation is a real connection report of
+// database db with at least minIdle idle sessions in it. (Server-wide
+// breakdowns also count other test packages' sessions, so only db's own
+// numbers are asserted.)
+func checkConnectionReport(t *testing.T, rec postgresRecord, b []byte, db string, minIdle int) {
+	t.Helper()
+	if len(rec.Investigations) != 1 || rec.Investigations[0].Action != "postgres.connection_report" || rec.Investigations[0].Error != "" {
+		t.Fatalf("investigations: %s", b)
+	}
+	report := rec.Investigations[0].Result.Evidence
+	if rec.Investigations[0].Result.DryRun || report.Database != db || report.InDatabase.ByState["idle"] < minIdle ||
+		report.ByDatabase[db] != report.InDatabase.Connections || report.MaxConnections == 0 {
+		t.Errorf("connection report evidence: %+v", report)
 	}
 }
