@@ -99,6 +99,15 @@ func fill(tb testing.TB, c *goredis.Client, prefix string, groups map[string]int
 // count counts the keys matching pattern with SCAN.
 func count(tb testing.TB, c *goredis.Client, pattern string) int64 {
 	tb.Helper()
+	n, err := countKeys(c, pattern)
+	if err != nil {
+		tb.Fatalf("counting %s: %v", pattern, err)
+	}
+	return n
+}
+
+// countKeys is count for goroutines, which must not call Fatalf.
+func countKeys(c *goredis.Client, pattern string) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	seen := map[string]struct{}{}
@@ -106,13 +115,13 @@ func count(tb testing.TB, c *goredis.Client, pattern string) int64 {
 	for {
 		keys, next, err := c.Scan(ctx, cursor, pattern, 10_000).Result()
 		if err != nil {
-			tb.Fatalf("counting %s: %v", pattern, err)
+			return 0, err
 		}
 		for _, k := range keys {
 			seen[k] = struct{}{}
 		}
 		if cursor = next; cursor == 0 {
-			return int64(len(seen))
+			return int64(len(seen)), nil
 		}
 	}
 }
