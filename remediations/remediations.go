@@ -24,6 +24,10 @@ const (
 	Resolution    Kind = "resolution"
 )
 
+// DefaultConnection is the configured backend target (postgres.targets.NAME,
+// redis.targets.NAME) that a Target naming no connection runs through.
+const DefaultConnection = "default"
+
 // Target is what an action works on, resolved from the alert's labels.
 type Target struct {
 	// Kind is the object kind: Deployment, StatefulSet, Pod, Namespace,
@@ -37,8 +41,8 @@ type Target struct {
 	Database string `json:"database,omitempty"`
 	Instance string `json:"instance,omitempty"`
 	// Connection names the configured backend target (postgres.targets.NAME,
-	// redis.targets.NAME) the action runs through; empty means the target
-	// named "default".
+	// redis.targets.NAME) the action runs through; empty means
+	// DefaultConnection.
 	Connection string `json:"connection,omitempty"`
 
 	// Observed facts about the target, filled by a backend that can read
@@ -47,6 +51,14 @@ type Target struct {
 	Labels          map[string]string `json:"labels"`
 	Annotations     map[string]string `json:"annotations"`
 	HPA             map[string]any    `json:"hpa"`
+}
+
+// ConnectionName is the backend target the action runs through.
+func (t Target) ConnectionName() string {
+	if t.Connection == "" {
+		return DefaultConnection
+	}
+	return t.Connection
 }
 
 // Key identifies the target for locks, rate limits and cooldowns.

@@ -53,7 +53,7 @@ func redisAddr() string {
 func TestRouter(t *testing.T) {
 	ctx := context.Background()
 	pg, err := postgres.NewExecutor(ctx, map[string]postgres.TargetConfig{
-		postgres.DefaultTarget: {DSNFile: secretFile(t, pgtest.AdminDSN())},
+		remediations.DefaultConnection: {DSNFile: secretFile(t, pgtest.AdminDSN())},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -296,24 +296,24 @@ func (c *Config) validateTargets(file string, data []byte) error {
 // error rather than a silent choice between the two.
 func (c *Config) applyEnvTargets(file string, data []byte, getenv func(string) string) error {
 	if getenv(EnvPostgresDSN) != "" {
-		if _, dup := c.Postgres.Targets[postgres.DefaultTarget]; dup {
-			return targetError(file, data, "postgres", postgres.DefaultTarget,
+		if _, dup := c.Postgres.Targets[remediations.DefaultConnection]; dup {
+			return targetError(file, data, "postgres", remediations.DefaultConnection,
 				fmt.Errorf("defined here and by %s; remove one", EnvPostgresDSN))
 		}
 		if c.Postgres.Targets == nil {
 			c.Postgres.Targets = map[string]postgres.TargetConfig{}
 		}
-		c.Postgres.Targets[postgres.DefaultTarget] = postgres.TargetConfig{DSNEnv: EnvPostgresDSN}
+		c.Postgres.Targets[remediations.DefaultConnection] = postgres.TargetConfig{DSNEnv: EnvPostgresDSN}
 	}
 	if getenv(EnvRedisURL) != "" {
-		if _, dup := c.Redis.Targets[redis.DefaultConnection]; dup {
-			return targetError(file, data, "redis", redis.DefaultConnection,
+		if _, dup := c.Redis.Targets[remediations.DefaultConnection]; dup {
+			return targetError(file, data, "redis", remediations.DefaultConnection,
 				fmt.Errorf("defined here and by %s; remove one", EnvRedisURL))
 		}
 		if c.Redis.Targets == nil {
 			c.Redis.Targets = map[string]redis.TargetConfig{}
 		}
-		c.Redis.Targets[redis.DefaultConnection] = redis.TargetConfig{URLEnv: EnvRedisURL}
+		c.Redis.Targets[remediations.DefaultConnection] = redis.TargetConfig{URLEnv: EnvRedisURL}
 	}
 	return nil
 }

@@ -20,10 +20,6 @@ import (
 	"github.com/remediator/remediator/remediations"
 )
 
-// DefaultTarget is the target an action uses when its Target names no
-// connection; REMEDIATOR_POSTGRES_DSN defines it.
-const DefaultTarget = "default"
-
 // Defaults of a TargetConfig's zero fields.
 const (
 	DefaultMaxConns         = 4
@@ -224,15 +220,8 @@ func (e *Executor) Targets() []string { return slices.Sorted(maps.Keys(e.targets
 // Configured reports whether the target t runs through (t.Connection, or
 // "default" when empty) is configured.
 func (e *Executor) Configured(t remediations.Target) bool {
-	_, ok := e.targets[connectionName(t)]
+	_, ok := e.targets[t.ConnectionName()]
 	return ok
-}
-
-func connectionName(t remediations.Target) string {
-	if t.Connection == "" {
-		return DefaultTarget
-	}
-	return t.Connection
 }
 
 // Execute implements remediations.Executor: it plans the action (which
@@ -260,9 +249,9 @@ func (e *Executor) run(ctx context.Context, a remediations.Action, t remediation
 		return remediations.Result{DryRun: preview}, err
 	}
 	res := remediations.Result{DryRun: preview, Plan: plan}
-	tg, ok := e.targets[connectionName(t)]
+	tg, ok := e.targets[t.ConnectionName()]
 	if !ok {
-		return res, fmt.Errorf("%s: postgres target %q is not configured (configured: %s)", name, connectionName(t), strings.Join(e.Targets(), ", "))
+		return res, fmt.Errorf("%s: postgres target %q is not configured (configured: %s)", name, t.ConnectionName(), strings.Join(e.Targets(), ", "))
 	}
 	ctx, cancel := context.WithTimeout(ctx, tg.callTimeout)
 	defer cancel()

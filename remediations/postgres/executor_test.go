@@ -49,7 +49,7 @@ func parallel(t *testing.T) {
 // file (no environment: tests run in parallel).
 func newExecutor(t testing.TB, dsn string, mod func(*postgres.TargetConfig), log *slog.Logger) *postgres.Executor {
 	t.Helper()
-	e, err := postgres.NewExecutor(context.Background(), map[string]postgres.TargetConfig{postgres.DefaultTarget: targetConfig(t, dsn, mod)}, log)
+	e, err := postgres.NewExecutor(context.Background(), map[string]postgres.TargetConfig{remediations.DefaultConnection: targetConfig(t, dsn, mod)}, log)
 	if err != nil {
 		t.Fatalf("NewExecutor: %v", err)
 	}

@@ -18,9 +18,6 @@ import (
 	"github.com/remediator/remediator/remediations"
 )
 
-// DefaultConnection is the connection a target without one uses.
-const DefaultConnection = "default"
-
 // Defaults for a TargetConfig that leaves them out.
 const (
 	DefaultCallTimeout = 5 * time.Second
@@ -165,18 +162,10 @@ func (e *Executor) Close() error {
 	return errors.Join(errs...)
 }
 
-// connectionName is the connection a target selects.
-func connectionName(t remediations.Target) string {
-	if t.Connection == "" {
-		return DefaultConnection
-	}
-	return t.Connection
-}
-
 // Configured reports whether t's connection is configured, so a router can
 // send the target here or plan only.
 func (e *Executor) Configured(t remediations.Target) bool {
-	_, ok := e.conns[connectionName(t)]
+	_, ok := e.conns[t.ConnectionName()]
 	return ok
 }
 
@@ -216,7 +205,7 @@ func (e *Executor) run(ctx context.Context, a remediations.Action, t remediation
 		return remediations.Result{}, fmt.Errorf("planning %s on %s: %w", name, on, err)
 	}
 	res := remediations.Result{DryRun: preview, Plan: plan}
-	cn := connectionName(t)
+	cn := t.ConnectionName()
 	c, ok := e.conns[cn]
 	if !ok {
 		return res, fmt.Errorf("%s on %s: no redis connection %q is configured (configured: %s)",
