@@ -157,7 +157,11 @@ func (c *conn) deleteKeys(ctx context.Context, log *slog.Logger, p *DeleteKeysPa
 	}
 	start := time.Now()
 	st, err := c.sweep(ctx, p, batch, time.Duration(p.PauseMS)*time.Millisecond, func(ctx context.Context, keys []string) (int64, error) {
-		deleted, err := c.unlink(ctx, keys)
+		// A batch once sent is waited for (within call_timeout) even when the
+		// run is stopped meanwhile: Redis executes an UNLINK it received
+		// whether or not its reply is read, and the evidence must count
+		// every key that went. The stop takes effect before the next batch.
+		deleted, err := c.unlink(context.WithoutCancel(ctx), keys)
 		if err != nil {
 			return 0, err
 		}
