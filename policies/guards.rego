@@ -27,6 +27,13 @@ deny contains {
 	input.target.annotations["remediator.io/disabled"] == "true"
 }
 
+deny contains {
+	"code": "disabled",
+	"message": sprintf("namespace %s is annotated remediator.io/disabled=true; remediation is disabled for everything in it", [target_namespace]),
+} if {
+	input.target.namespaceAnnotations["remediator.io/disabled"] == "true"
+}
+
 # An empty allowed_namespaces allows every namespace; targets without a
 # namespace (PostgreSQL, Redis) are not subject to it.
 deny contains {

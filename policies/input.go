@@ -93,6 +93,24 @@ func (in *Input) value() (ast.Value, error) {
 		hpa = ast.NewTerm(v)
 	}
 	k := &inputKeys
+	target := ast.ObjectTerm(
+		[2]*ast.Term{k.kind, str(t.Kind)},
+		[2]*ast.Term{k.namespace, str(t.Namespace)},
+		[2]*ast.Term{k.name, str(t.Name)},
+		[2]*ast.Term{k.pod, str(t.Pod)},
+		[2]*ast.Term{k.container, str(t.Container)},
+		[2]*ast.Term{k.database, str(t.Database)},
+		[2]*ast.Term{k.instance, str(t.Instance)},
+		[2]*ast.Term{k.connection, str(t.Connection)},
+		[2]*ast.Term{k.currentReplicas, replicas},
+		[2]*ast.Term{k.labels, stringMap(t.Labels)},
+		[2]*ast.Term{k.annotations, stringMap(t.Annotations)},
+		[2]*ast.Term{k.hpa, hpa},
+	)
+	if t.NamespaceAnnotations != nil {
+		// Present only when known, as in the JSON form (omitempty).
+		target.Value.(ast.Object).Insert(k.namespaceAnnotations, stringMap(t.NamespaceAnnotations))
+	}
 	return ast.NewObject(
 		[2]*ast.Term{k.alert, ast.ObjectTerm(
 			[2]*ast.Term{k.name, str(in.Alert.Name)},
@@ -102,20 +120,7 @@ func (in *Input) value() (ast.Value, error) {
 			[2]*ast.Term{k.startsAt, startsAt},
 			[2]*ast.Term{k.fingerprint, str(in.Alert.Fingerprint)},
 		)},
-		[2]*ast.Term{k.target, ast.ObjectTerm(
-			[2]*ast.Term{k.kind, str(t.Kind)},
-			[2]*ast.Term{k.namespace, str(t.Namespace)},
-			[2]*ast.Term{k.name, str(t.Name)},
-			[2]*ast.Term{k.pod, str(t.Pod)},
-			[2]*ast.Term{k.container, str(t.Container)},
-			[2]*ast.Term{k.database, str(t.Database)},
-			[2]*ast.Term{k.instance, str(t.Instance)},
-			[2]*ast.Term{k.connection, str(t.Connection)},
-			[2]*ast.Term{k.currentReplicas, replicas},
-			[2]*ast.Term{k.labels, stringMap(t.Labels)},
-			[2]*ast.Term{k.annotations, stringMap(t.Annotations)},
-			[2]*ast.Term{k.hpa, hpa},
-		)},
+		[2]*ast.Term{k.target, target},
 		[2]*ast.Term{k.action, ast.ObjectTerm(
 			[2]*ast.Term{k.name, str(in.Action.Name)},
 			[2]*ast.Term{k.params, params},
@@ -138,6 +143,7 @@ var inputKeys = struct {
 	action, params                                                                     *ast.Term
 	history, targetActionsLastHour, actionLastRunSecondsAgo                            *ast.Term
 	globalActionsLastHour, consecutiveFailures, dryRun, actionRunsLastHour, connection *ast.Term
+	namespaceAnnotations                                                               *ast.Term
 }{
 	alert: ast.StringTerm("alert"), name: ast.StringTerm("name"), status: ast.StringTerm("status"),
 	labels: ast.StringTerm("labels"), annotations: ast.StringTerm("annotations"),
@@ -151,6 +157,7 @@ var inputKeys = struct {
 	globalActionsLastHour:   ast.StringTerm("global_actions_last_hour"),
 	consecutiveFailures:     ast.StringTerm("consecutive_failures"), dryRun: ast.StringTerm("dry_run"),
 	actionRunsLastHour: ast.StringTerm("action_runs_last_hour"), connection: ast.StringTerm("connection"),
+	namespaceAnnotations: ast.StringTerm("namespaceAnnotations"),
 }
 
 // str is ast.StringTerm, with OPA's interned term for "" (and the few strings

@@ -349,6 +349,20 @@ test_disabled if {
 	"the target is annotated remediator.io/disabled=true; remediation is disabled for it" in msgs
 }
 
+test_disabled_namespace if {
+	every c in [
+		{"annotations": {"remediator.io/disabled": "true"}, "want": true},
+		{"annotations": {"remediator.io/disabled": "false"}, "want": false},
+		{"annotations": {}, "want": false},
+	] {
+		denied(with_value("/target/namespaceAnnotations", c.annotations), {}, "disabled") == c.want
+	}
+	denied(base_input, {}, "disabled") == false # absent: not known
+	msgs := deny_messages(with_value("/target/namespaceAnnotations", {"remediator.io/disabled": "true"}), {})
+	some m in msgs
+	contains(m, "is annotated remediator.io/disabled=true; remediation is disabled for everything in it")
+}
+
 test_namespace_not_allowed if {
 	every c in [
 		{"note": "empty list allows all", "ns": "anything", "conf": {}, "want": false},

@@ -51,6 +51,9 @@ type Target struct {
 	Labels          map[string]string `json:"labels"`
 	Annotations     map[string]string `json:"annotations"`
 	HPA             map[string]any    `json:"hpa"`
+	// NamespaceAnnotations are the target namespace's annotations (a
+	// namespace can opt out of remediation as a whole); nil when unknown.
+	NamespaceAnnotations map[string]string `json:"namespaceAnnotations,omitempty"`
 }
 
 // ConnectionName is the backend target the action runs through.
@@ -68,7 +71,14 @@ func (t Target) Key() string {
 	if t.Kind == "Namespace" {
 		ns = "" // a Namespace target is its own namespace: name it once
 	}
-	for _, p := range []string{ns, t.Name, t.Database, t.Instance} {
+	name := t.Name
+	if name == "" && t.Pod != "" {
+		// A workload known only by its pod (not resolved to its owner, as
+		// when no cluster is configured): the pod stands in for it, so that
+		// unrelated pods of one namespace do not share a lock.
+		name = "pod:" + t.Pod
+	}
+	for _, p := range []string{ns, name, t.Database, t.Instance} {
 		if p != "" {
 			parts = append(parts, p)
 		}
@@ -84,6 +94,9 @@ func (t Target) Key() string {
 
 // String is the target as a person reads it, e.g. Deployment order-context/order-service.
 func (t Target) String() string {
+	if t.Name == "" && t.Pod != "" {
+		return t.Kind + " owning pod " + t.Namespace + "/" + t.Pod
+	}
 	name := t.Name
 	if t.Namespace != "" && t.Kind != "Namespace" {
 		name = t.Namespace + "/" + name

@@ -99,6 +99,21 @@ func (r *Router) Execute(ctx context.Context, a Action, t Target, p Params) (Res
 	return res, err
 }
 
+// ResolveTarget implements TargetResolver through the backend that runs a
+// on t, when it is configured for t and can look targets up; otherwise t is
+// returned as it is.
+func (r *Router) ResolveTarget(ctx context.Context, a Action, t Target) (Target, error) {
+	b, ok := r.configured(a, t)
+	if !ok {
+		return t, nil
+	}
+	res, ok := b.(TargetResolver)
+	if !ok {
+		return t, nil
+	}
+	return res.ResolveTarget(ctx, a, t)
+}
+
 // GlobalDryRun reports whether the router is in global dry-run (--dry-run):
 // nothing is changed, whatever is configured.
 func (r *Router) GlobalDryRun() bool { return r.dryRun }

@@ -147,17 +147,38 @@ func (p *Processor) run(ctx context.Context, rb *runbook.Runbook, step *runbook.
 	if err != nil {
 		return nil, err
 	}
-	t, err := rb.TargetFor(step).Resolve(a.Labels)
+	ctx, cancel := context.WithTimeout(ctx, p.actionTimeout())
+	defer cancel()
+	t, err := p.target(ctx, rb, step, a)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.actionTimeout())
-	defer cancel()
 	res, err := p.Executor.Execute(ctx, step.ActionImpl(), t, params)
 	if err != nil {
 		return nil, err
 	}
 	return &res, nil
+}
+
+// target builds a step's target from the alert's labels and, when the
+// executor can look targets up (remediations.TargetResolver), resolves it
+// against the backend: a pod to the workload that owns it, and the facts
+// policy reads (replicas, labels, annotations, HPA). A target that cannot be
+// looked up is an error: deciding on facts not read would not fail closed.
+func (p *Processor) target(ctx context.Context, rb *runbook.Runbook, step *runbook.Step, a alert.Alert) (remediations.Target, error) {
+	t, err := rb.TargetFor(step).Resolve(a.Labels)
+	if err != nil {
+		return t, err
+	}
+	r, ok := p.Executor.(remediations.TargetResolver)
+	if !ok {
+		return t, nil
+	}
+	resolved, err := r.ResolveTarget(ctx, step.ActionImpl(), t)
+	if err != nil {
+		return t, fmt.Errorf("looking up %s: %w", t, err)
+	}
+	return resolved, nil
 }
 
 func (p *Processor) actionTimeout() time.Duration {
@@ -179,7 +200,9 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 		return opt, false
 	}
 	opt.Params = params
-	t, err := rb.TargetFor(step).Resolve(a.Labels)
+	lookupCtx, cancelLookup := context.WithTimeout(ctx, p.actionTimeout())
+	t, err := p.target(lookupCtx, rb, step, a)
+	cancelLookup()
 	if err != nil {
 		opt.Error = err.Error()
 		log.Warn("option skipped: cannot build its target", "err", err)
@@ -239,6 +262,7 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.actionTimeout())
 	defer cancel()
+	ctx = remediations.WithCause(ctx, fmt.Sprintf("alert %s (fingerprint %s), runbook %s option %d", a.Name(), a.Fingerprint, rb.Name, n))
 	res, runErr := p.Executor.Execute(ctx, step.ActionImpl(), t, params)
 	p.Metrics.actionDuration.WithLabelValues(step.Action).Observe(time.Since(start).Seconds())
 	p.Metrics.actions.WithLabelValues(step.Action, resultLabel(&res, runErr)).Inc()

@@ -5,6 +5,7 @@ package runbook
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -141,7 +142,13 @@ func (s TargetSpec) required() []requirement {
 	name := requirement{"name", s.Name, func(t remediations.Target) string { return t.Name }}
 	switch s.Kind {
 	case "Deployment", "StatefulSet":
-		return []requirement{ns, name}
+		// A pod is enough: the Kubernetes backend resolves it to the
+		// workload that owns it (cAdvisor and kube-state-metrics alerts name
+		// only namespace, pod and container).
+		nameOrPod := requirement{"name or pod", slices.Concat(s.Name, s.Pod), func(t remediations.Target) string {
+			return cmp.Or(t.Name, t.Pod)
+		}}
+		return []requirement{ns, nameOrPod}
 	case "Namespace":
 		// Resolve falls back to the namespace labels for the name.
 		return []requirement{{"name", slices.Concat(s.Name, s.Namespace), name.value}}

@@ -377,18 +377,26 @@ func TestTargetSpecResolve(t *testing.T) {
 			want:   remediations.Target{Kind: "Deployment", Namespace: "shop", Name: "cart"},
 		},
 		{
+			// cAdvisor/kube-state-metrics labels: the backend resolves the
+			// pod to its owner.
+			name:   "pod instead of a name",
+			spec:   deployment,
+			labels: map[string]string{"namespace": "shop", "pod": "checkout-7d4b9-x2x", "container": "app"},
+			want:   remediations.Target{Kind: "Deployment", Namespace: "shop", Pod: "checkout-7d4b9-x2x", Container: "app"},
+		},
+		{
 			name:    "missing name",
 			spec:    deployment,
 			labels:  map[string]string{"namespace": "shop"},
 			want:    remediations.Target{Kind: "Deployment", Namespace: "shop"},
-			wantErr: "alert has no label for the Deployment target's name (labels deployment, service, app)",
+			wantErr: "alert has no label for the Deployment target's name or pod (labels deployment, service, app, pod)",
 		},
 		{
 			name:    "missing namespace and name",
 			spec:    deployment,
 			labels:  map[string]string{"alertname": "HighCPUUsage", "namespace": ""},
 			want:    remediations.Target{Kind: "Deployment"},
-			wantErr: "alert has no label for the Deployment target's namespace (labels namespace, kubernetes_namespace); name (labels deployment, service, app)",
+			wantErr: "alert has no label for the Deployment target's namespace (labels namespace, kubernetes_namespace); name or pod (labels deployment, service, app, pod)",
 		},
 		{
 			name:    "StatefulSet needs namespace",

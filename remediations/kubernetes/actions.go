@@ -31,10 +31,15 @@ func Actions() []remediations.Action {
 }
 
 func workloadRef(t remediations.Target) (string, error) {
-	if t.Namespace == "" || t.Name == "" {
-		return "", errors.New("target needs a namespace and a name")
+	switch {
+	case t.Namespace != "" && t.Name != "":
+		return fmt.Sprintf("apps/v1 %ss %s/%s", strings.ToLower(t.Kind), t.Namespace, t.Name), nil
+	case t.Namespace != "" && t.Pod != "":
+		// Resolved through the pod's ownerReferences when a cluster is
+		// configured; a plan without one can only say so.
+		return fmt.Sprintf("apps/v1 <owner of pod %s/%s>", t.Namespace, t.Pod), nil
 	}
-	return fmt.Sprintf("apps/v1 %ss %s/%s", strings.ToLower(t.Kind), t.Namespace, t.Name), nil
+	return "", errors.New("target needs a namespace and a name (or a pod to resolve to its owner)")
 }
 
 // ScaleParams are the parameters of kubernetes.scale.

@@ -213,9 +213,9 @@ func TestPlan(t *testing.T) {
 			},
 		},
 		{name: "scale without namespace", action: k8s.Scale, target: remediations.Target{Kind: "Deployment", Name: "cart"}, params: P{"step": 1},
-			wantErr: "kubernetes.scale: target needs a namespace and a name"},
+			wantErr: "kubernetes.scale: target needs a namespace and a name (or a pod to resolve to its owner)"},
 		{name: "scale without name", action: k8s.Scale, target: remediations.Target{Kind: "Deployment", Namespace: "shop"}, params: P{"step": 1},
-			wantErr: "kubernetes.scale: target needs a namespace and a name"},
+			wantErr: "kubernetes.scale: target needs a namespace and a name (or a pod to resolve to its owner)"},
 		{name: "scale a namespace", action: k8s.Scale, target: batch, params: P{"step": 1},
 			wantErr: "kubernetes.scale cannot act on a Namespace target (accepts Deployment, StatefulSet)"},
 		{name: "scale with invalid params", action: k8s.Scale, target: orderService, params: P{"step": 1, "replicas": 2},
@@ -247,7 +247,7 @@ func TestPlan(t *testing.T) {
 			},
 		},
 		{name: "set_resources without name", action: k8s.SetResources, target: remediations.Target{Kind: "StatefulSet", Namespace: "data"},
-			params: P{"resource": "cpu", "factor": 2}, wantErr: "kubernetes.set_resources: target needs a namespace and a name"},
+			params: P{"resource": "cpu", "factor": 2}, wantErr: "kubernetes.set_resources: target needs a namespace and a name (or a pod to resolve to its owner)"},
 
 		// kubernetes.rollout_restart
 		{
@@ -255,7 +255,7 @@ func TestPlan(t *testing.T) {
 			want: []string{`PATCH ` + cartDeploy + ` spec.template.metadata.annotations["kubectl.kubernetes.io/restartedAt"]=<now>`},
 		},
 		{name: "rollout_restart without namespace", action: k8s.RolloutRestart, target: remediations.Target{Kind: "Deployment", Name: "cart"},
-			wantErr: "kubernetes.rollout_restart: target needs a namespace and a name"},
+			wantErr: "kubernetes.rollout_restart: target needs a namespace and a name (or a pod to resolve to its owner)"},
 
 		// kubernetes.delete_pod
 		{
@@ -313,7 +313,7 @@ func TestPlan(t *testing.T) {
 		{name: "rollout_undo a statefulset", action: k8s.RolloutUndo, target: kafka,
 			wantErr: "kubernetes.rollout_undo cannot act on a StatefulSet target (accepts Deployment)"},
 		{name: "rollout_undo without name", action: k8s.RolloutUndo, target: remediations.Target{Kind: "Deployment", Namespace: "shop"},
-			wantErr: "kubernetes.rollout_undo: target needs a namespace and a name"},
+			wantErr: "kubernetes.rollout_undo: target needs a namespace and a name (or a pod to resolve to its owner)"},
 
 		// kubernetes.set_env
 		{
@@ -331,7 +331,7 @@ func TestPlan(t *testing.T) {
 			},
 		},
 		{name: "set_env without namespace", action: k8s.SetEnv, target: remediations.Target{Kind: "Deployment", Name: "cart"},
-			params: P{"name": "A", "value": "1"}, wantErr: "kubernetes.set_env: target needs a namespace and a name"},
+			params: P{"name": "A", "value": "1"}, wantErr: "kubernetes.set_env: target needs a namespace and a name (or a pod to resolve to its owner)"},
 
 		// kubernetes.scale_namespace
 		{
