@@ -43,6 +43,8 @@ type serveCmd struct {
 	tlsKey         string
 	state          string
 	stateURLFile   string
+	kubeconfig     string
+	kubeContext    string
 	log            *logFlags
 }
 
@@ -75,6 +77,9 @@ func newServeCmd(app *kingpin.Application) *serveCmd {
 	c.cmd.Flag("tls-key-file", "TLS private key.").Envar("REMEDIATOR_TLS_KEY_FILE").ExistingFileVar(&c.tlsKey)
 	c.cmd.Flag("state", "Where state lives: memory (default, one replica) or redis://host:port/db without a password (shared by replicas; "+
 		"a URL with a password goes in REMEDIATOR_STATE_REDIS_URL or --state-redis-url-file).").PlaceHolder("memory|redis://HOST:PORT/DB").StringVar(&c.state)
+	c.cmd.Flag("kubeconfig", "Kubeconfig of the cluster Kubernetes actions act on (default: $KUBECONFIG, else the in-cluster ServiceAccount; "+
+		"without either they only plan; ~/.kube/config is never picked up by itself).").ExistingFileVar(&c.kubeconfig)
+	c.cmd.Flag("kube-context", "Kubeconfig context to use (default: its current context).").StringVar(&c.kubeContext)
 	c.cmd.Flag("state-redis-url-file", "File holding the Redis URL of the shared state store.").Envar("REMEDIATOR_STATE_REDIS_URL_FILE").ExistingFileVar(&c.stateURLFile)
 	c.log = addLogFlags(c.cmd)
 	return c
@@ -180,6 +185,12 @@ func (c *serveCmd) applyFlags(cfg *config.Config) error {
 	}
 	if c.tlsCert != "" {
 		cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile = c.tlsCert, c.tlsKey
+	}
+	if c.kubeconfig != "" {
+		cfg.Kubernetes.Kubeconfig = c.kubeconfig
+	}
+	if c.kubeContext != "" {
+		cfg.Kubernetes.Context = c.kubeContext
 	}
 	return nil
 }

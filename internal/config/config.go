@@ -16,6 +16,7 @@ import (
 
 	"github.com/remediator/remediator/internal/runbook"
 	"github.com/remediator/remediator/remediations"
+	"github.com/remediator/remediator/remediations/kubernetes"
 	"github.com/remediator/remediator/remediations/postgres"
 	"github.com/remediator/remediator/remediations/redis"
 )
@@ -48,6 +49,9 @@ type Config struct {
 	// target that is not configured here only plans.
 	Postgres Postgres `yaml:"postgres"`
 	Redis    Redis    `yaml:"redis"`
+	// Kubernetes names the cluster Kubernetes actions act on; with none
+	// (no kubeconfig, no $KUBECONFIG, not in a pod) they only plan.
+	Kubernetes kubernetes.ClusterConfig `yaml:"kubernetes"`
 
 	// IncludeDefaultRunbooks appends the shipped runbooks after the user's
 	// (nil means true).

@@ -2,12 +2,16 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
+	"time"
 
 	"github.com/remediator/remediator/internal/config"
 	"github.com/remediator/remediator/remediations"
+	"github.com/remediator/remediator/remediations/kubernetes"
 	"github.com/remediator/remediator/remediations/postgres"
 	"github.com/remediator/remediator/remediations/redis"
 )
@@ -71,7 +75,52 @@ func Backends(ctx context.Context, cfg *config.Config, log *slog.Logger) (*remed
 			log.Info(b.name + " is not configured: its actions are planned only (set " + b.how + ")")
 		}
 	}
-	// No Kubernetes executor exists yet.
-	log.Info("kubernetes actions are planned only (no Kubernetes executor yet)")
+	k8s, err := kubernetesBackend(ctx, cfg, log.With("backend", "kubernetes"))
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	if k8s != nil {
+		backends["kubernetes"] = k8s
+	}
 	return remediations.NewRouter(cfg.DryRun, backends), closeAll, nil
+}
+
+// kubernetesBackend connects the cluster cfg names, if any (nil, nil when
+// none: Kubernetes actions then only plan).
+func kubernetesBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (*kubernetes.Executor, error) {
+	cluster, err := kubernetes.LoadCluster(cfg.Kubernetes, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if cluster == nil {
+		log.Info("kubernetes is not configured: its actions are planned only (set --kubeconfig, " + kubernetes.EnvKubeconfig + ", or run in a pod)")
+		return nil, nil
+	}
+	client, metrics, err := cluster.Clients()
+	if err != nil {
+		return nil, err
+	}
+	// Reachability is reported, not required: a daemon restarted during an
+	// API server outage should come up and fail its actions (closed, and
+	// recorded) rather than crash-loop.
+	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	version := "unknown"
+	var info struct {
+		GitVersion string `json:"gitVersion"`
+	}
+	if raw, err := client.Discovery().RESTClient().Get().AbsPath("/version").Do(vctx).Raw(); err != nil {
+		log.Error("the Kubernetes API server does not answer; actions will fail until it does", "cluster", cluster.Source, "host", cluster.Config.Host, "err", err)
+	} else if json.Unmarshal(raw, &info) == nil {
+		version = info.GitVersion
+	}
+	if cfg.DryRun {
+		log.Info("kubernetes is in dry-run: investigations read the cluster, resolutions are previewed with server-side dry-run, nothing is changed",
+			"cluster", cluster.Source, "host", cluster.Config.Host, "version", version)
+	} else {
+		log.Info("kubernetes acts on the cluster", "cluster", cluster.Source, "host", cluster.Config.Host, "version", version,
+			"field_manager", kubernetes.FieldManager)
+	}
+	return kubernetes.NewExecutor(client, kubernetes.Options{Metrics: metrics, Log: log}), nil
 }

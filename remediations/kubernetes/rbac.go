@@ -1,11 +1,15 @@
 package kubernetes
 
 import (
+	"bytes"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // Access is one API permission: verbs on a resource of an API group.
@@ -20,14 +24,15 @@ func read(group, resource string) Access {
 }
 
 var (
+	nsGet         = Access{"", "namespaces", []string{"get"}}
 	resolveAccess = []Access{
 		read("", "pods"), read("apps", "replicasets"), read("apps", "deployments"), read("apps", "statefulsets"),
-		read("", "namespaces"), {"autoscaling", "horizontalpodautoscalers", []string{"list"}},
+		nsGet, {"autoscaling", "horizontalpodautoscalers", []string{"list"}},
 	}
 	eventAccess    = Access{"events.k8s.io", "events", []string{"create"}}
 	workloadUpdate = []Access{
 		{"apps", "deployments", []string{"get", "update"}}, {"apps", "statefulsets", []string{"get", "update"}},
-		read("", "namespaces"),
+		nsGet,
 	}
 )
 
@@ -39,27 +44,27 @@ var accessByAction = map[string][]Access{
 	Scale.Spec().Name: {
 		{"apps", "deployments", []string{"get"}}, {"apps", "statefulsets", []string{"get"}},
 		{"apps", "deployments/scale", []string{"get", "update"}}, {"apps", "statefulsets/scale", []string{"get", "update"}},
-		{"autoscaling", "horizontalpodautoscalers", []string{"get", "list", "update"}}, read("", "namespaces"),
+		{"autoscaling", "horizontalpodautoscalers", []string{"get", "list", "update"}}, nsGet,
 	},
 	SetResources.Spec().Name:   workloadUpdate,
 	RolloutRestart.Spec().Name: workloadUpdate,
 	SetEnv.Spec().Name:         workloadUpdate,
 	DeletePod.Spec().Name: {
-		read("apps", "deployments"), read("apps", "statefulsets"), read("apps", "replicasets"), read("", "namespaces"),
+		read("apps", "deployments"), read("apps", "statefulsets"), read("apps", "replicasets"), nsGet,
 		{"", "pods", []string{"get", "list", "delete"}}, {"", "pods/eviction", []string{"create"}},
 	},
 	DeletePods.Spec().Name: {
-		read("apps", "deployments"), read("apps", "statefulsets"), read("", "namespaces"),
+		read("apps", "deployments"), read("apps", "statefulsets"), nsGet,
 		{"", "pods", []string{"list", "delete"}}, {"", "pods/eviction", []string{"create"}},
 	},
 	RolloutUndo.Spec().Name: {
-		{"apps", "deployments", []string{"get", "update"}}, {"apps", "replicasets", []string{"list"}}, read("", "namespaces"),
+		{"apps", "deployments", []string{"get", "update"}}, {"apps", "replicasets", []string{"list"}}, nsGet,
 	},
 	ScaleNamespace.Spec().Name: {
-		{"apps", "deployments", []string{"get", "list", "update"}}, {"autoscaling", "horizontalpodautoscalers", []string{"list"}}, read("", "namespaces"),
+		{"apps", "deployments", []string{"get", "list", "update"}}, {"autoscaling", "horizontalpodautoscalers", []string{"list"}}, nsGet,
 	},
 	RestoreNamespace.Spec().Name: {
-		{"apps", "deployments", []string{"get", "list", "update"}}, read("", "namespaces"),
+		{"apps", "deployments", []string{"get", "list", "update"}}, nsGet,
 	},
 
 	PodStatus.Spec().Name: {read("", "pods"), read("apps", "deployments"), read("apps", "statefulsets"), read("apps", "replicasets")},
@@ -119,4 +124,38 @@ func ClusterRoleRules() []rbacv1.PolicyRule {
 		})
 	}
 	return rules
+}
+
+// RBACManifest is deploy/kubernetes/rbac.yaml: the ClusterRole with
+// ClusterRoleRules, bound to the ServiceAccount the daemon runs as. A test
+// keeps the shipped file equal to it (`go test -update` rewrites it).
+func RBACManifest(namespace, serviceAccount string) ([]byte, error) {
+	role := rbacv1.ClusterRole{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
+		ObjectMeta: metav1.ObjectMeta{Name: "remediator", Labels: map[string]string{"app.kubernetes.io/name": "remediator"}},
+		Rules:      ClusterRoleRules(),
+	}
+	binding := rbacv1.ClusterRoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
+		ObjectMeta: metav1.ObjectMeta{Name: "remediator", Labels: map[string]string{"app.kubernetes.io/name": "remediator"}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "remediator"},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: serviceAccount, Namespace: namespace}},
+	}
+	var b bytes.Buffer
+	b.WriteString("# Generated from remediations/kubernetes/rbac.go (go test ./remediations/kubernetes/ -update):\n" +
+		"# exactly the verbs remediator's Kubernetes actions and investigations use, and no\n" +
+		"# others. A cluster-wide role, because alerts name workloads in any namespace;\n" +
+		"# policy (allowed_namespaces, protected_namespaces) narrows where it acts. Secrets\n" +
+		"# are not readable; ConfigMaps are read for their keys only.\n")
+	for i, obj := range []any{role, binding} {
+		if i > 0 {
+			b.WriteString("---\n")
+		}
+		y, err := yaml.Marshal(obj)
+		if err != nil {
+			return nil, fmt.Errorf("rbac manifest: %w", err)
+		}
+		b.Write(y)
+	}
+	return b.Bytes(), nil
 }
