@@ -62,6 +62,7 @@ const EnvKeepDir = "K8STEST_KEEP_DIR"
 var DefaultControllers = []string{
 	"deployment-controller",
 	"replicaset-controller",
+	"statefulset-controller",
 	"serviceaccount-controller",
 	"garbage-collector-controller",
 	"namespace-controller",
