@@ -29,12 +29,12 @@ func (c *clock) add(d time.Duration) { c.us.Add(d.Microseconds()) }
 // process (a new incarnation) on the same data.
 type backend struct {
 	name string
-	dsn  func(t *testing.T) string
+	dsn  func(t testing.TB) string
 }
 
 var backends = []backend{
-	{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "audit.db") }},
-	{"postgres", func(t *testing.T) string { return pgtest.DSN(t, pgtest.CreateDatabase(t), "") }},
+	{"sqlite", func(t testing.TB) string { return "sqlite://" + filepath.Join(t.TempDir(), "audit.db") }},
+	{"postgres", func(t testing.TB) string { return pgtest.DSN(t, pgtest.CreateDatabase(t), "") }},
 }
 
 func open(t testing.TB, dsn, instance string, c *clock) *audit.Store {
