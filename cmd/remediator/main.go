@@ -19,7 +19,7 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	app := kingpin.New("remediator", "Alert-driven auto-remediation: when an Alertmanager alert fires, safely do what the runbook says.\n\n"+
 		"Quick start (dry-run, bundled policy and runbooks, loopback only):\n  remediator serve\n"+
-		"Preview what an alert would do:\n  remediator eval --alert alert.json").
+		"Preview what an alert would do:\n  remediator eval --alert alert.json\nWhat it did:\n  remediator history --since 24h").
 		UsageWriter(stdout).ErrorWriter(stderr).Terminate(nil)
 	app.HelpFlag.Short('h')
 	cmds := []command{
@@ -27,6 +27,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		newEvalCmd(app),
 		newPolicyCmd(app),
 		newActionsCmd(app),
+		newHistoryCmd(app),
 		newVersionCmd(app),
 	}
 	chosen, err := app.Parse(args)

@@ -95,7 +95,7 @@ func TestEvalErrors(t *testing.T) {
 
 // TestHelp: every command's --help says what it does and shows an example.
 func TestHelp(t *testing.T) {
-	for _, cmd := range [][]string{{"serve"}, {"eval"}, {"policy", "test"}, {"policy", "export"}, {"actions"}, {"version"}} {
+	for _, cmd := range [][]string{{"serve"}, {"eval"}, {"policy", "test"}, {"policy", "export"}, {"actions"}, {"history"}, {"version"}} {
 		t.Run(strings.Join(cmd, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			run(append(cmd, "--help"), &stdout, &stderr)

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	goredis "github.com/redis/go-redis/v9"
@@ -45,6 +46,8 @@ type serveCmd struct {
 	stateURLFile   string
 	kubeconfig     string
 	kubeContext    string
+	audit          string
+	auditRetention time.Duration
 	log            *logFlags
 }
 
@@ -60,10 +63,14 @@ func newServeCmd(app *kingpin.Application) *serveCmd {
 		"  REMEDIATOR_AUTH_TOKEN (bearer) or --auth-token-file\n"+
 		"  REMEDIATOR_BASIC_AUTH_USERNAME + REMEDIATOR_BASIC_AUTH_PASSWORD, or --basic-auth-username + --basic-auth-password-file\n"+
 		"  REMEDIATOR_POSTGRES_DSN, REMEDIATOR_REDIS_URL, or the dsn_env/dsn_file, url_env/url_file of each target\n"+
-		"  REMEDIATOR_STATE_REDIS_URL or --state-redis-url-file for shared state (--state takes a URL only without a password)\n\n"+
+		"  REMEDIATOR_STATE_REDIS_URL or --state-redis-url-file for shared state (--state takes a URL only without a password)\n"+
+		"  REMEDIATOR_AUDIT_POSTGRES_DSN for a PostgreSQL audit history (--audit takes a DSN only without a password)\n\n"+
+		"The audit history (GET /api/v1/remediations, remediator history) is kept in an SQLite file by default:\n"+
+		"$STATE_DIRECTORY/audit.db, else $XDG_STATE_HOME/remediator/audit.db, else ~/.local/state/remediator/audit.db.\n\n"+
 		"Examples:\n"+
 		"  remediator serve\n"+
-		"  REMEDIATOR_AUTH_TOKEN=s3cret remediator serve --listen-address=:9095 --config=remediator.yaml --policy-dir=./policies").Default()
+		"  REMEDIATOR_AUTH_TOKEN=s3cret remediator serve --listen-address=:9095 --config=remediator.yaml --policy-dir=./policies\n"+
+		"  REMEDIATOR_AUDIT_POSTGRES_DSN=postgres://remediator:pw@db:5432/remediator remediator serve --config=remediator.yaml").Default()
 	c.cmd.Flag("config", "YAML config file (settings and runbooks); defaults apply to anything it leaves out.").Short('c').Envar("REMEDIATOR_CONFIG").ExistingFileVar(&c.configFile)
 	c.cmd.Flag("listen-address", "Address to listen on (default 127.0.0.1:9095, or listen_address from the config).").Envar("REMEDIATOR_LISTEN_ADDRESS").StringVar(&c.listenAddress)
 	c.cmd.Flag("policy-dir", "Directory of Rego modules and data files loaded beside the bundled policy; watched for changes.").Envar("REMEDIATOR_POLICY_DIR").ExistingDirVar(&c.policyDir)
@@ -81,6 +88,11 @@ func newServeCmd(app *kingpin.Application) *serveCmd {
 		"without either they only plan; ~/.kube/config is never picked up by itself).").ExistingFileVar(&c.kubeconfig)
 	c.cmd.Flag("kube-context", "Kubeconfig context to use (default: its current context).").StringVar(&c.kubeContext)
 	c.cmd.Flag("state-redis-url-file", "File holding the Redis URL of the shared state store.").Envar("REMEDIATOR_STATE_REDIS_URL_FILE").ExistingFileVar(&c.stateURLFile)
+	c.cmd.Flag("audit", "Where the audit history lives: sqlite:///path/audit.db (default: under the state directory, see above), memory "+
+		"(lost at exit), or postgres://user@host/db without a password (a DSN with a password goes in REMEDIATOR_AUDIT_POSTGRES_DSN).").
+		Envar("REMEDIATOR_AUDIT").PlaceHolder("sqlite:///PATH|memory|postgres://...").StringVar(&c.audit)
+	c.cmd.Flag("audit-retention", "Delete audit records older than this (default 2160h = 90 days, or audit.retention from the config).").
+		Envar("REMEDIATOR_AUDIT_RETENTION").DurationVar(&c.auditRetention)
 	c.log = addLogFlags(c.cmd)
 	return c
 }
@@ -140,7 +152,12 @@ func (c *serveCmd) serve(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer closeState()
-	d, err := daemon.New(ctx, cfg, daemon.Options{Auth: auth, InsecureNoAuth: c.insecureNoAuth, Logger: log, Executor: router, State: st})
+	history, closeAudit, err := daemon.OpenAudit(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
+	d, err := daemon.New(ctx, cfg, daemon.Options{Auth: auth, InsecureNoAuth: c.insecureNoAuth, Logger: log, Executor: router, State: st, Audit: history})
 	if err != nil {
 		return err
 	}
@@ -169,6 +186,15 @@ func (c *serveCmd) serve(ctx context.Context, log *slog.Logger) error {
 func (c *serveCmd) applyFlags(cfg *config.Config) error {
 	if err := c.applyStateFlags(&cfg.State); err != nil {
 		return err
+	}
+	if err := applyAuditFlag(&cfg.Audit, c.audit); err != nil {
+		return err
+	}
+	if c.auditRetention < 0 {
+		return errors.New("--audit-retention must be positive")
+	}
+	if c.auditRetention > 0 {
+		cfg.Audit.Retention = c.auditRetention
 	}
 	if c.listenAddress != "" {
 		cfg.ListenAddress = c.listenAddress
@@ -214,6 +240,19 @@ func (c *serveCmd) applyStateFlags(s *config.State) error {
 	case c.state != "":
 		return fmt.Errorf("--state %q: want memory or redis://host:port/db", c.state)
 	}
+	return nil
+}
+
+// applyAuditFlag applies --audit over the config. A DSN with a password is
+// refused as a flag value: `ps` and shell history would show it.
+func applyAuditFlag(a *config.Audit, dsn string) error {
+	if dsn == "" {
+		return nil
+	}
+	if config.HasPassword(dsn) {
+		return fmt.Errorf("--audit: the DSN has a password, which must not be on the command line; put the DSN in %s", config.EnvAuditPostgresDSN)
+	}
+	a.DSN, a.DSNEnv, a.DSNFile = dsn, "", ""
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -30,6 +31,9 @@ const (
 	// EnvStateRedisURL selects the Redis state store, as if the file said
 	// `state: {redis_url_env: REMEDIATOR_STATE_REDIS_URL}`.
 	EnvStateRedisURL = "REMEDIATOR_STATE_REDIS_URL"
+	// EnvAuditPostgresDSN selects a PostgreSQL audit store, as if the file
+	// said `audit: {dsn_env: REMEDIATOR_AUDIT_POSTGRES_DSN}`.
+	EnvAuditPostgresDSN = "REMEDIATOR_AUDIT_POSTGRES_DSN"
 )
 
 // Config is the daemon's configuration.
@@ -44,6 +48,7 @@ type Config struct {
 	Policy     Policy     `yaml:"policy"`
 	Server     Server     `yaml:"server"`
 	State      State      `yaml:"state"`
+	Audit      Audit      `yaml:"audit"`
 
 	// Postgres and Redis name the servers actions may act on. A backend
 	// target that is not configured here only plans.
@@ -75,7 +80,8 @@ type Dispatcher struct {
 	Workers int `yaml:"workers"`
 	// ActionTimeout bounds one action.
 	ActionTimeout time.Duration `yaml:"action_timeout"`
-	// HistorySize is how many outcomes the in-memory history keeps.
+	// HistorySize is no longer used: the audit history is durable and
+	// bounded by audit.retention. Accepted so that older files still load.
 	HistorySize int `yaml:"history_size"`
 }
 
@@ -166,6 +172,82 @@ func (s State) validate() error {
 	return nil
 }
 
+// Audit selects where the audit history lives: an SQLite file (the default,
+// under the state directory), memory, or PostgreSQL (replicas share it). A
+// DSN with a password comes from an environment variable or a file.
+type Audit struct {
+	// DSN is sqlite:///path/audit.db, memory, or postgres://... without a
+	// password ("" means the default SQLite file).
+	DSN string `yaml:"dsn"`
+	// DSNEnv names the environment variable holding the DSN.
+	DSNEnv string `yaml:"dsn_env"`
+	// DSNFile is a file holding the DSN.
+	DSNFile string `yaml:"dsn_file"`
+	// Retention is how long records are kept (default 2160h, 90 days).
+	Retention time.Duration `yaml:"retention"`
+	// CleanupInterval is how often old records are deleted and stale
+	// intents of vanished replicas are marked interrupted (default 1h).
+	CleanupInterval time.Duration `yaml:"cleanup_interval"`
+	// InstanceID names this replica in the history (default: the host
+	// name). Give each replica its own, stable across restarts where
+	// possible (a StatefulSet pod name): a restart then marks its previous
+	// incarnation's unfinished actions interrupted at once.
+	InstanceID string `yaml:"instance_id"`
+}
+
+// Source returns the configured DSN ("" for the default SQLite file).
+func (a Audit) Source(getenv func(string) string) (string, error) {
+	switch {
+	case a.DSNEnv != "":
+		v := strings.TrimSpace(getenv(a.DSNEnv))
+		if v == "" {
+			return "", fmt.Errorf("audit.dsn_env: environment variable %s is unset or empty", a.DSNEnv)
+		}
+		return v, nil
+	case a.DSNFile != "":
+		b, err := os.ReadFile(a.DSNFile)
+		if err != nil {
+			return "", fmt.Errorf("audit.dsn_file: %w", err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("audit.dsn_file %s is empty", a.DSNFile)
+		}
+		return v, nil
+	}
+	return a.DSN, nil
+}
+
+func (a Audit) validate() error {
+	n := 0
+	for _, v := range []string{a.DSN, a.DSNEnv, a.DSNFile} {
+		if v != "" {
+			n++
+		}
+	}
+	switch {
+	case n > 1:
+		return errors.New("audit: set only one of dsn, dsn_env and dsn_file")
+	case HasPassword(a.DSN):
+		return errors.New("audit.dsn has a password; put the DSN in an environment variable (dsn_env, " + EnvAuditPostgresDSN + ") or a file (dsn_file)")
+	case a.Retention <= 0:
+		return errors.New("audit.retention must be positive")
+	case a.CleanupInterval <= 0:
+		return errors.New("audit.cleanup_interval must be positive")
+	}
+	return nil
+}
+
+// HasPassword reports whether a URL DSN carries a password.
+func HasPassword(dsn string) bool {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return false
+	}
+	_, ok := u.User.Password()
+	return ok
+}
+
 // Server configures the HTTP server.
 type Server struct {
 	ReadTimeout     time.Duration `yaml:"read_timeout"`
@@ -190,6 +272,7 @@ func Default() Config {
 		},
 		Dispatcher: Dispatcher{Workers: 4, ActionTimeout: 2 * time.Minute, HistorySize: 1000},
 		Policy:     Policy{OwnNamespace: os.Getenv("POD_NAMESPACE")},
+		Audit:      Audit{Retention: 90 * 24 * time.Hour, CleanupInterval: time.Hour},
 		Server: Server{
 			ReadTimeout:     10 * time.Second,
 			WriteTimeout:    10 * time.Second,
@@ -213,6 +296,9 @@ func Load(path string, catalog *remediations.Catalog) (*Config, error) {
 		if err := runbook.DecodeStrict(data, &cfg); err != nil {
 			return nil, runbook.FileError(path, err)
 		}
+	}
+	if err := cfg.applyEnvAudit(os.Getenv); err != nil {
+		return nil, fmt.Errorf("%s: %w", nameOr(path), err)
 	}
 	if err := cfg.applyEnvState(os.Getenv); err != nil {
 		return nil, fmt.Errorf("%s: %w", nameOr(path), err)
@@ -262,6 +348,9 @@ func (c *Config) validate() error {
 	case (c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == ""):
 		return fmt.Errorf("server.tls_cert_file and server.tls_key_file go together")
 	}
+	if err := c.Audit.validate(); err != nil {
+		return err
+	}
 	return c.State.validate()
 }
 
@@ -276,6 +365,19 @@ func (c *Config) applyEnvState(getenv func(string) string) error {
 		return fmt.Errorf("state: redis_url_env/redis_url_file set here and %s in the environment; remove one", EnvStateRedisURL)
 	}
 	c.State.RedisURLEnv = EnvStateRedisURL
+	return nil
+}
+
+// applyEnvAudit lets REMEDIATOR_AUDIT_POSTGRES_DSN select the PostgreSQL
+// audit store; a file that names the store as well is an error.
+func (c *Config) applyEnvAudit(getenv func(string) string) error {
+	if getenv(EnvAuditPostgresDSN) == "" {
+		return nil
+	}
+	if c.Audit.DSN != "" || c.Audit.DSNEnv != "" || c.Audit.DSNFile != "" {
+		return fmt.Errorf("audit: dsn, dsn_env or dsn_file set here and %s in the environment; remove one", EnvAuditPostgresDSN)
+	}
+	c.Audit.DSNEnv = EnvAuditPostgresDSN
 	return nil
 }
 

@@ -258,3 +258,50 @@ func TestStateConfig(t *testing.T) {
 		}
 	})
 }
+
+func TestAuditConfig(t *testing.T) {
+	t.Setenv(config.EnvAuditPostgresDSN, "")
+	cfg, err := load(t, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src, err := cfg.Audit.Source(os.Getenv); err != nil || src != "" || cfg.Audit.Retention != 90*24*time.Hour || cfg.Audit.CleanupInterval != time.Hour {
+		t.Fatalf("default audit: %+v %q %v", cfg.Audit, src, err)
+	}
+	dsnFile := filepath.Join(t.TempDir(), "dsn")
+	if err := os.WriteFile(dsnFile, []byte("postgres://u:pw@db/audit\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = load(t, "audit: {dsn_file: "+dsnFile+", retention: 720h, instance_id: web-1}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src, err := cfg.Audit.Source(os.Getenv); err != nil || src != "postgres://u:pw@db/audit" || cfg.Audit.Retention != 720*time.Hour || cfg.Audit.InstanceID != "web-1" {
+		t.Fatalf("audit: %+v %q %v", cfg.Audit, src, err)
+	}
+	for _, tc := range []struct{ name, yml, want string }{
+		{"password in the file", "audit: {dsn: 'postgres://u:pw@db/audit'}\n", "has a password"},
+		{"two sources", "audit: {dsn: memory, dsn_env: X}\n", "only one of dsn, dsn_env and dsn_file"},
+		{"zero retention", "audit: {retention: 0s}\n", "audit.retention must be positive"},
+		{"negative interval", "audit: {cleanup_interval: -1s}\n", "audit.cleanup_interval"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := load(t, tc.yml); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("env", func(t *testing.T) {
+		t.Setenv(config.EnvAuditPostgresDSN, "postgres://u:pw@db/audit")
+		cfg, err := load(t, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if src, err := cfg.Audit.Source(os.Getenv); err != nil || src != "postgres://u:pw@db/audit" {
+			t.Fatalf("Source() = %q, %v", src, err)
+		}
+		if _, err := load(t, "audit: {dsn: memory}\n"); err == nil || !strings.Contains(err.Error(), config.EnvAuditPostgresDSN) {
+			t.Fatalf("file and env both: %v", err)
+		}
+	})
+}

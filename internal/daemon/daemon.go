@@ -40,6 +40,8 @@ type Options struct {
 	Executor remediations.Executor
 	// State is the state store (see OpenState); nil means memory.
 	State state.Store
+	// Audit is the audit history (see OpenAudit); nil means one in memory.
+	Audit *audit.Store
 	// StateHealthInterval is how often the state store is pinged for
 	// /readyz and remediator_state_up (DefaultStateHealthInterval when 0).
 	StateHealthInterval time.Duration
@@ -54,10 +56,12 @@ type Daemon struct {
 	registry *prometheus.Registry
 	policy   *policies.Engine
 	queue    *queue.Queue[alert.Alert]
-	history  *audit.Memory
+	audit    *audit.Store
 	disp     *dispatch.Dispatcher
 	handler  http.Handler
 	ready    atomic.Bool
+
+	auditMetrics auditMetrics
 
 	state        state.Store
 	healthEvery  time.Duration
@@ -124,15 +128,21 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 			Help: "Target locks found lost (expired or taken over) while held: another replica may have acted on the target too.",
 		}, func() float64 { return float64(lost.LocksLost()) }))
 	}
-	history := audit.NewMemory(cfg.Dispatcher.HistorySize)
+	history := opts.Audit
+	if history == nil {
+		history, err = audit.Open(ctx, audit.Memory, audit.Options{Instance: cfg.Audit.InstanceID, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+	}
 	d := &Daemon{
-		cfg: cfg, opts: opts, log: log, registry: reg, policy: engine, queue: q, history: history,
+		cfg: cfg, opts: opts, log: log, registry: reg, policy: engine, queue: q, audit: history, auditMetrics: newAuditMetrics(reg),
 		state: st, healthEvery: cmp.Or(opts.StateHealthInterval, DefaultStateHealthInterval), stateUpGauge: upGauge,
 		disp: &dispatch.Dispatcher{
 			Processor: &dispatch.Processor{
 				Runbooks: cfg.RunbookSet, Policy: engine, State: st, Executor: opts.Executor,
 				DryRun: cfg.DryRun, ActionTimeout: cfg.Dispatcher.ActionTimeout, Log: log,
-				Metrics: dispatch.NewMetrics(reg),
+				Metrics: dispatch.NewMetrics(reg), Journal: history,
 			},
 			Recorder: history,
 			Workers:  cfg.Dispatcher.Workers,
@@ -152,6 +162,8 @@ func (d *Daemon) routes(rcv http.Handler) http.Handler {
 	mux.Handle("/api/v1/alerts", rcv)
 	metrics := promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{Registry: d.registry, Timeout: 5 * time.Second})
 	mux.Handle("GET /metrics", d.authenticated(metrics))
+	api := &audit.API{Store: d.audit, Timeout: d.cfg.Server.WriteTimeout / 2, Log: d.log}
+	api.Register(mux, d.authenticated)
 	// Probes stay unauthenticated: kubelets cannot present credentials, and
 	// they reveal nothing but up/ready.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -200,8 +212,8 @@ func writeText(w http.ResponseWriter, code int, body string) {
 // Handler is the daemon's HTTP handler (for tests and embedding).
 func (d *Daemon) Handler() http.Handler { return d.handler }
 
-// History is the in-memory record of outcomes.
-func (d *Daemon) History() *audit.Memory { return d.history }
+// History is the audit history.
+func (d *Daemon) History() *audit.Store { return d.audit }
 
 // Registry is the daemon's metrics registry.
 func (d *Daemon) Registry() *prometheus.Registry { return d.registry }
@@ -226,6 +238,10 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	// cancelled when the shutdown deadline passes.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
+	// Before any worker runs: the actions a previous incarnation left
+	// unfinished are marked interrupted, and never re-run.
+	d.reap(ctx)
+	go d.maintainAudit(ctx)
 	workersDone := make(chan struct{})
 	go func() {
 		defer close(workersDone)

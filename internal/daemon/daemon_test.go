@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/remediator/remediator/internal/audit"
 	"github.com/remediator/remediator/internal/config"
 	"github.com/remediator/remediator/internal/daemon"
 	"github.com/remediator/remediator/internal/dispatch"
@@ -169,11 +171,26 @@ func (h *harness) metrics() string {
 
 // outcomesFor returns the recorded outcomes of one fingerprint and status.
 func (h *harness) outcomesFor(fingerprint, status string) []dispatch.Outcome {
+	h.t.Helper()
+	ctx := context.Background()
 	var out []dispatch.Outcome
-	for _, o := range h.d.History().List() {
-		if o.Alert.Fingerprint == fingerprint && o.Alert.Status == status {
-			out = append(out, o)
+	page, err := h.d.History().List(ctx, audit.Filter{Limit: audit.MaxLimit})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, r := range slices.Backward(page.Items) { // oldest first
+		if r.Fingerprint != fingerprint || r.AlertStatus != status {
+			continue
 		}
+		d, err := h.d.History().Get(ctx, r.ID)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		var o dispatch.Outcome
+		if err := json.Unmarshal(d.Outcome, &o); err != nil {
+			h.t.Fatal(err)
+		}
+		out = append(out, o)
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/remediator/remediator/internal/audit"
 	"github.com/remediator/remediator/internal/config"
 	"github.com/remediator/remediator/internal/daemon"
 	"github.com/remediator/remediator/internal/dispatch"
@@ -127,8 +128,9 @@ func TestRedisStateOutage(t *testing.T) {
 	if m := h.metrics(); !strings.Contains(m, `remediator_state_up{backend="redis"} 0`) {
 		t.Errorf("metrics with the store down lack remediator_state_up 0:\n%s", grepLines(m, "remediator_state"))
 	}
-	if n := len(h.d.History().List()); n != 0 {
-		t.Fatalf("%d outcomes recorded while the store was down, want none", n)
+	if p, err := h.d.History().List(context.Background(), audit.Filter{}); err != nil || len(p.Items) != 0 {
+		n := len(p.Items)
+		t.Fatalf("%d outcomes recorded while the store was down (%v), want none", n, err)
 	}
 
 	// Recovery, with nothing but the store coming back.

@@ -60,4 +60,7 @@ type OptionOutcome struct {
 	Decision *policies.Decision   `json:"decision,omitempty"`
 	Result   *remediations.Result `json:"result,omitempty"`
 	Error    string               `json:"error,omitempty"`
+	// IntentID is the audit journal's id of the action run for this option
+	// (absent without a journal, as in eval).
+	IntentID string `json:"intentId,omitempty"`
 }

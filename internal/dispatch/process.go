@@ -39,6 +39,9 @@ type Processor struct {
 	Log           *slog.Logger
 	Metrics       *Metrics
 	Now           func() time.Time
+	// Journal, when set, records each action's intent before it runs and its
+	// outcome after; an action whose intent cannot be recorded does not run.
+	Journal Journal
 }
 
 // Planner is an Executor that knows, per action and target, whether it would
@@ -259,6 +262,12 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	}
 	log.Info("option allowed by policy", "reasons", d.Reasons, "params", params)
 
+	opt.IntentID, err = p.writeIntent(ctx, rb, a, opt, params, p.dryRun(step.ActionImpl(), t))
+	if err != nil {
+		opt.Error = err.Error()
+		log.Error("action not run: its intent could not be recorded", "err", err)
+		return opt, true
+	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.actionTimeout())
 	defer cancel()
@@ -267,6 +276,7 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	p.Metrics.actionDuration.WithLabelValues(step.Action).Observe(time.Since(start).Seconds())
 	p.Metrics.actions.WithLabelValues(step.Action, resultLabel(&res, runErr)).Inc()
 	opt.Result = &res
+	p.writeOutcome(ctx, log, opt.IntentID, &res, runErr, time.Since(start))
 	// Record even a failure: it counts against rate limits and feeds the
 	// consecutive-failure count that policy uses as a circuit breaker. The
 	// context is detached so a shutdown mid-action still records it.
