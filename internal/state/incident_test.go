@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -231,5 +232,22 @@ func TestRedisIncidentKeys(t *testing.T) {
 		if ttl < step.min || ttl > step.max {
 			t.Errorf("TTL %v, want within [%v, %v]", ttl, step.min, step.max)
 		}
+	}
+}
+
+// BenchmarkOpenIncident is the store call every firing notification that
+// matches a runbook makes: a new incident each time.
+func BenchmarkOpenIncident(b *testing.B) {
+	for name, s := range benchStores(b) {
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				i++
+				if _, _, err := s.OpenIncident(ctx, "bench/"+strconv.Itoa(i), "R"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
