@@ -53,6 +53,13 @@ type Options struct {
 	// repeat_interval for as long as an alert fires, so this must exceed it;
 	// keys include the status, so a resolution is never a duplicate.
 	DedupeTTL time.Duration
+	// FiringDedupeTTL, when set, is how long a firing notification is
+	// remembered instead of DedupeTTL. The daemon keeps it short: a re-sent
+	// firing notification is how the dispatcher learns that an incident
+	// still fires (escalation), and the incident, not this key, keeps such a
+	// re-send from acting again. The key still absorbs bursts: concurrent
+	// and back-to-back deliveries of one notification queue it once.
+	FiringDedupeTTL time.Duration
 	// Logger receives debug logs of accepted alerts and warnings for rejected
 	// requests; nothing is logged when nil.
 	Logger *slog.Logger
@@ -71,6 +78,7 @@ type Handler struct {
 	auth    Authenticator
 	maxBody int64
 	ttl     time.Duration
+	fireTTL time.Duration
 	log     *slog.Logger
 	metrics *Metrics
 	now     func() time.Time
@@ -94,6 +102,7 @@ func New(q Enqueuer, seen Deduper, opts Options) *Handler {
 		auth:    opts.Auth,
 		maxBody: opts.MaxBodyBytes,
 		ttl:     opts.DedupeTTL,
+		fireTTL: opts.FiringDedupeTTL,
 		log:     opts.Logger,
 		metrics: opts.Metrics,
 		now:     opts.Now,
@@ -103,6 +112,9 @@ func New(q Enqueuer, seen Deduper, opts Options) *Handler {
 	}
 	if h.ttl <= 0 {
 		h.ttl = DefaultDedupeTTL
+	}
+	if h.fireTTL <= 0 {
+		h.fireTTL = h.ttl
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -224,7 +236,7 @@ func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted [
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	reserved, err := h.seen.Reserve(ctx, keys, h.ttl)
+	reserved, err := h.reserve(ctx, keys, candidates)
 	if err != nil {
 		// Fail closed: without the dedupe store a retried notification
 		// would be acted on twice.
@@ -258,6 +270,54 @@ func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted [
 		return nil, 0, errQueueFull
 	}
 	return fresh, duplicates, nil
+}
+
+// reserve claims each key, a firing notification's for fireTTL and the
+// others' for ttl: one store call per TTL. If a later call fails, what an
+// earlier one claimed is released, so that nothing stays reserved.
+func (h *Handler) reserve(ctx context.Context, keys []string, alerts []alert.Alert) ([]bool, error) {
+	if h.fireTTL == h.ttl {
+		return h.seen.Reserve(ctx, keys, h.ttl)
+	}
+	fresh := make([]bool, len(keys))
+	var claimed []string
+	for _, firing := range []bool{true, false} {
+		ttl := h.ttl
+		if firing {
+			ttl = h.fireTTL
+		}
+		var idx []int
+		var group []string
+		for i, a := range alerts {
+			if a.Firing() == firing {
+				idx = append(idx, i)
+				group = append(group, keys[i])
+			}
+		}
+		if len(group) == 0 {
+			continue
+		}
+		got, err := h.seen.Reserve(ctx, group, ttl)
+		if err == nil && len(got) != len(group) {
+			err = fmt.Errorf("the store answered for %d", len(got))
+		}
+		if err != nil {
+			if len(claimed) > 0 {
+				if rerr := h.seen.Release(context.WithoutCancel(ctx), claimed); rerr != nil {
+					h.log.Error("releasing dedupe keys after a failed reservation failed; their retry will be taken for a duplicate until the keys expire",
+						slog.Int("alerts", len(claimed)), slog.Duration("ttl", h.fireTTL), slog.Any("error", rerr))
+				}
+			}
+			return nil, err
+		}
+		for j, ok := range got {
+			fresh[idx[j]] = ok
+			if ok {
+				claimed = append(claimed, group[j])
+			}
+		}
+	}
+	return fresh, nil
 }
 
 // reject writes a JSON error and logs why at warn level. The reason never

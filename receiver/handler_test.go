@@ -287,8 +287,16 @@ func TestQueueFullThenRetry(t *testing.T) {
 }
 
 func TestStorm(t *testing.T) {
+	// The daemon's short firing window (receiver.firing_dedupe_ttl) must
+	// still absorb a storm of one notification.
+	for _, opts := range []Options{{}, {FiringDedupeTTL: time.Minute}} {
+		t.Run("firing_ttl="+opts.FiringDedupeTTL.String(), func(t *testing.T) { testStorm(t, opts) })
+	}
+}
+
+func testStorm(t *testing.T, opts Options) {
 	const n = 1000
-	e := newEnv(t, 100, Options{})
+	e := newEnv(t, 100, opts)
 	body := readTestdata(t, "firing_high_cpu.json")
 
 	var (

@@ -72,7 +72,12 @@ type Config struct {
 type Receiver struct {
 	MaxBodyBytes int64         `yaml:"max_body_bytes"`
 	DedupeTTL    time.Duration `yaml:"dedupe_ttl"`
-	QueueSize    int           `yaml:"queue_size"`
+	// FiringDedupeTTL is how long a firing notification is remembered. It is
+	// short so that Alertmanager's re-sends of a still-firing alert reach
+	// the incident logic (escalation); the open incident keeps them from
+	// acting again.
+	FiringDedupeTTL time.Duration `yaml:"firing_dedupe_ttl"`
+	QueueSize       int           `yaml:"queue_size"`
 }
 
 // Dispatcher configures the worker pool.
@@ -268,7 +273,11 @@ func Default() Config {
 			// Alertmanager re-sends a firing group every group_interval for as
 			// long as it fires; a day covers the usual repeat_interval.
 			DedupeTTL: 24 * time.Hour,
-			QueueSize: 1000,
+			// Long enough to absorb a burst of one notification (HA
+			// Alertmanager peers, retries), short enough that re-sends
+			// every repeat_interval reach the incidents.
+			FiringDedupeTTL: time.Minute,
+			QueueSize:       1000,
 		},
 		Dispatcher: Dispatcher{Workers: 4, ActionTimeout: 2 * time.Minute, HistorySize: 1000},
 		Policy:     Policy{OwnNamespace: os.Getenv("POD_NAMESPACE")},
@@ -341,6 +350,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("receiver.queue_size must be positive")
 	case c.Receiver.DedupeTTL <= 0:
 		return fmt.Errorf("receiver.dedupe_ttl must be positive")
+	case c.Receiver.FiringDedupeTTL < time.Millisecond:
+		return fmt.Errorf("receiver.firing_dedupe_ttl must be at least 1ms")
 	case c.Dispatcher.Workers <= 0:
 		return fmt.Errorf("dispatcher.workers must be positive")
 	case c.Dispatcher.ActionTimeout <= 0:

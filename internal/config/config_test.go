@@ -35,7 +35,8 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.ListenAddress != "127.0.0.1:9095" || cfg.Receiver.MaxBodyBytes != 1<<20 || cfg.DryRun || !cfg.BundledPolicy() {
+	if cfg.ListenAddress != "127.0.0.1:9095" || cfg.Receiver.MaxBodyBytes != 1<<20 || cfg.DryRun || !cfg.BundledPolicy() ||
+		cfg.Receiver.DedupeTTL != 24*time.Hour || cfg.Receiver.FiringDedupeTTL != time.Minute {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 	if n := len(cfg.RunbookSet.Runbooks); n != 7 {
@@ -47,7 +48,7 @@ func TestFileOverridesDefaults(t *testing.T) {
 	cfg, err := load(t, `
 listen_address: 0.0.0.0:9999
 dry_run: true
-receiver: {queue_size: 50, dedupe_ttl: 2h}
+receiver: {queue_size: 50, dedupe_ttl: 2h, firing_dedupe_ttl: 30s}
 dispatcher: {workers: 2}
 policy: {bundled: false, dir: /etc/p}
 runbooks:
@@ -61,7 +62,7 @@ runbooks:
 		t.Fatal(err)
 	}
 	if cfg.ListenAddress != "0.0.0.0:9999" || !cfg.DryRun || cfg.Receiver.QueueSize != 50 ||
-		cfg.Receiver.DedupeTTL != 2*time.Hour || cfg.Dispatcher.Workers != 2 || cfg.BundledPolicy() || cfg.Policy.Dir != "/etc/p" {
+		cfg.Receiver.DedupeTTL != 2*time.Hour || cfg.Receiver.FiringDedupeTTL != 30*time.Second || cfg.Dispatcher.Workers != 2 || cfg.BundledPolicy() || cfg.Policy.Dir != "/etc/p" {
 		t.Fatalf("config: %+v", cfg)
 	}
 	// Settings the file leaves out keep their defaults.
@@ -83,6 +84,7 @@ func TestInvalidConfig(t *testing.T) {
 		{"zero queue", "receiver: {queue_size: 0}\n", "receiver.queue_size must be positive"},
 		{"negative workers", "dispatcher: {workers: -1}\n", "dispatcher.workers must be positive"},
 		{"bad duration", "receiver: {dedupe_ttl: soon}\n", "remediator.yaml:1:"},
+		{"firing dedupe window under a millisecond", "receiver: {firing_dedupe_ttl: 0s}\n", "receiver.firing_dedupe_ttl must be at least 1ms"},
 		{"tls cert without key", "server: {tls_cert_file: /x.pem}\n", "go together"},
 		{"no runbooks at all", "include_default_runbooks: false\n", "no runbooks"},
 	}

@@ -147,10 +147,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 			Recorder: history,
 			Workers:  cfg.Dispatcher.Workers,
 			Log:      log,
+			Dedupe:   st,
 		},
 	}
 	rcv := receiver.New(q, st, receiver.Options{
-		Auth: opts.Auth, MaxBodyBytes: cfg.Receiver.MaxBodyBytes, DedupeTTL: cfg.Receiver.DedupeTTL,
+		Auth: opts.Auth, MaxBodyBytes: cfg.Receiver.MaxBodyBytes,
+		DedupeTTL: cfg.Receiver.DedupeTTL, FiringDedupeTTL: cfg.Receiver.FiringDedupeTTL,
 		Logger: log, Metrics: receiver.NewMetrics(reg),
 	})
 	d.handler = d.routes(rcv)

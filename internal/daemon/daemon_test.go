@@ -169,7 +169,14 @@ func (h *harness) metrics() string {
 	return string(b)
 }
 
-// outcomesFor returns the recorded outcomes of one fingerprint and status.
+// outcomes returns every recorded outcome, oldest first.
+func (h *harness) outcomes() []dispatch.Outcome {
+	h.t.Helper()
+	return h.outcomesFor("", "")
+}
+
+// outcomesFor returns the recorded outcomes of one fingerprint and status
+// ("" for any), oldest first.
 func (h *harness) outcomesFor(fingerprint, status string) []dispatch.Outcome {
 	h.t.Helper()
 	ctx := context.Background()
@@ -179,7 +186,7 @@ func (h *harness) outcomesFor(fingerprint, status string) []dispatch.Outcome {
 		h.t.Fatal(err)
 	}
 	for _, r := range slices.Backward(page.Items) { // oldest first
-		if r.Fingerprint != fingerprint || r.AlertStatus != status {
+		if (fingerprint != "" && r.Fingerprint != fingerprint) || (status != "" && r.AlertStatus != status) {
 			continue
 		}
 		d, err := h.d.History().Get(ctx, r.ID)

@@ -19,12 +19,24 @@ type Dispatcher struct {
 	Recorder  Recorder
 	Workers   int
 	Log       *slog.Logger
+	// Dedupe is where the receiver reserved the notifications' dedupe keys;
+	// a notification not handled because the state store failed has its key
+	// released there (see retryLater). Nil: nothing is released.
+	Dedupe Releaser
 }
 
 // Run processes alerts from queue until it is closed and drained, or ctx ends
 // (then in-flight actions are cancelled). It returns when every worker is done.
 func (d *Dispatcher) Run(ctx context.Context, queue <-chan alert.Alert) {
 	workers := max(d.Workers, 1)
+	// Releases outlive the workers' ctx only until the workers are done: a
+	// shutdown does not wait for a store that is down.
+	relCtx, stopReleases := context.WithCancel(context.WithoutCancel(ctx))
+	var releases sync.WaitGroup
+	defer func() {
+		stopReleases()
+		releases.Wait()
+	}()
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
@@ -39,6 +51,9 @@ func (d *Dispatcher) Run(ctx context.Context, queue <-chan alert.Alert) {
 					out := d.Processor.Process(ctx, a)
 					if err := d.Recorder.Record(context.WithoutCancel(ctx), out); err != nil {
 						d.Log.Error("recording outcome failed", "fingerprint", a.Fingerprint, "runbook", out.Runbook, "err", err)
+					}
+					if out.stateFailed && d.Dedupe != nil {
+						releases.Go(func() { d.retryLater(relCtx, a, out) })
 					}
 				}
 			}

@@ -37,8 +37,17 @@ type Outcome struct {
 	Investigations []StepOutcome        `json:"investigations"`
 	Options        []OptionOutcome      `json:"options"`
 	// Chosen is the 1-based number of the option taken, 0 if none.
-	Chosen int    `json:"chosen"`
-	Error  string `json:"error,omitempty"`
+	Chosen int `json:"chosen"`
+	// Escalation is the incident's escalation step this notification took
+	// (1 for the first), 0 when it did not escalate.
+	Escalation int    `json:"escalation,omitempty"`
+	Error      string `json:"error,omitempty"`
+
+	// stateFailed: the state store failed before anything was decided, so
+	// the notification was not handled (see Dispatcher.retryLater).
+	stateFailed bool
+	// opened is the key of the incident this notification opened.
+	opened string
 }
 
 // StepOutcome is one investigation.
@@ -63,4 +72,8 @@ type OptionOutcome struct {
 	// IntentID is the audit journal's id of the action run for this option
 	// (absent without a journal, as in eval).
 	IntentID string `json:"intentId,omitempty"`
+
+	// stateFailed: the option was skipped because the state store failed
+	// (lock or history), not by policy.
+	stateFailed bool
 }

@@ -87,6 +87,7 @@ func (p *Processor) Process(ctx context.Context, a alert.Alert) Outcome {
 	if !a.Firing() {
 		out.Status = StatusResolved
 		log.Info("alert resolved; resolutions never act on it")
+		p.closeIncident(ctx, log, rb, a, &out)
 		return out
 	}
 	target, err := rb.Target.Resolve(a.Labels)
@@ -98,6 +99,10 @@ func (p *Processor) Process(ctx context.Context, a alert.Alert) Outcome {
 	}
 	out.Target = &target
 	log = log.With("target", target.String())
+	inc, act := p.openIncident(ctx, log, rb, a, &out)
+	if !act {
+		return out
+	}
 	log.Info("processing alert", "options", len(rb.Resolve))
 
 	for _, step := range rb.Investigate {
@@ -105,6 +110,9 @@ func (p *Processor) Process(ctx context.Context, a alert.Alert) Outcome {
 	}
 	out.Status = StatusDenied
 	for i, step := range rb.Resolve {
+		if i < inc.skip {
+			continue // escalating: taken before
+		}
 		opt, taken := p.consider(ctx, log, rb, step, i+1, a)
 		out.Options = append(out.Options, opt)
 		if !taken {
@@ -125,6 +133,7 @@ func (p *Processor) Process(ctx context.Context, a alert.Alert) Outcome {
 	if out.Status == StatusDenied {
 		log.Warn("policy allowed no resolution option", "options", len(rb.Resolve))
 	}
+	p.tookOption(ctx, log, inc, &out)
 	return out
 }
 
@@ -219,6 +228,7 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	lease, err := p.State.Lock(ctx, t.Key())
 	if err != nil {
 		opt.Error = err.Error()
+		opt.stateFailed = true
 		log.Error("option skipped: cannot lock the target", "err", err)
 		return opt, false
 	}
@@ -232,6 +242,7 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	if err != nil {
 		// Without history the rate limits cannot be checked: fail closed.
 		opt.Error = fmt.Sprintf("reading action history: %v", err)
+		opt.stateFailed = true
 		log.Error("option denied: no action history", "err", err)
 		p.Metrics.decisions.WithLabelValues(step.Action, "false").Inc()
 		return opt, false

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/remediator/remediator/internal/config"
 	"github.com/remediator/remediator/internal/runbook"
@@ -194,6 +195,21 @@ func TestCompileErrors(t *testing.T) {
 			src:  "runbooks:\n  - name: 'A\n",
 			want: "runbooks.yaml:2: found unexpected end of stream",
 		},
+		{
+			name: "escalate_after with one option: nothing to escalate to",
+			src:  strings.Replace(head, "    resolve:\n", "    escalate_after: 15m\n    resolve:\n", 1) + "      - action: kubernetes.scale\n",
+			want: `runbooks.yaml:2: runbook "A": escalate_after needs at least two resolve options to escalate between`,
+		},
+		{
+			name: "negative escalate_after",
+			src:  strings.Replace(head, "    resolve:\n", "    escalate_after: -1m\n    resolve:\n", 1) + "      - action: kubernetes.scale\n      - action: kubernetes.rollout_restart\n",
+			want: `runbooks.yaml:2: runbook "A": escalate_after -1m0s is negative`,
+		},
+		{
+			name: "escalate_after not a duration",
+			src:  strings.Replace(head, "    resolve:\n", "    escalate_after: soon\n    resolve:\n", 1) + "      - action: kubernetes.scale\n",
+			want: "runbooks.yaml:5: …",
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := compile(t, tc.src)
@@ -259,6 +275,12 @@ func TestCompileValid(t *testing.T) {
 	}
 	if got := a.TargetFor(a.Resolve[0]).Kind; got != "Deployment" {
 		t.Errorf("TargetFor(step without target) kind = %s, want Deployment", got)
+	}
+
+	esc := mustCompile(t, strings.Replace(head, "    resolve:\n", "    escalate_after: 15m\n    resolve:\n", 1)+
+		"      - action: kubernetes.scale\n        params: {step: 1}\n      - action: kubernetes.rollout_restart\n")
+	if got := esc.Runbooks[0].EscalateAfter; got != 15*time.Minute {
+		t.Errorf("escalate_after: 15m decoded as %v", got)
 	}
 }
 

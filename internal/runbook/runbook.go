@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/prometheus/alertmanager/matcher/parse"
 	"github.com/prometheus/alertmanager/pkg/labels"
@@ -30,6 +31,11 @@ type Runbook struct {
 	Target      TargetSpec `yaml:"target"`
 	Investigate []*Step    `yaml:"investigate"`
 	Resolve     []*Step    `yaml:"resolve"`
+	// EscalateAfter, when set, lets a still-firing incident move on to the
+	// next resolution option once this long has passed without a
+	// resolution since its last option (or its last escalation), once per
+	// step. Zero: re-sent firing notifications of an open incident never act.
+	EscalateAfter time.Duration `yaml:"escalate_after"`
 
 	Line int `yaml:"-"`
 }

@@ -83,6 +83,13 @@ func compileRunbook(r *Runbook, catalog *remediations.Catalog) error {
 	if len(r.Resolve) == 0 {
 		return &lineError{line: r.Line, err: errors.New("resolve needs at least one option")}
 	}
+	switch {
+	case r.EscalateAfter < 0:
+		return &lineError{line: r.Line, err: fmt.Errorf("escalate_after %s is negative", r.EscalateAfter)}
+	case r.EscalateAfter > 0 && len(r.Resolve) < 2:
+		// Escalation moves to the next option; with one there is none.
+		return &lineError{line: r.Line, err: errors.New("escalate_after needs at least two resolve options to escalate between")}
+	}
 	for _, s := range r.Investigate {
 		if err := s.compile(catalog, remediations.Investigation); err != nil {
 			return err

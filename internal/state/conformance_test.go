@@ -337,6 +337,7 @@ func conformanceCases(im impl) []conformanceCase {
 			}
 		}},
 	}
+	cases = append(cases, incidentCases(im)...)
 	if im.crash != nil {
 		cases = append(cases, conformanceCase{"lock of a crashed holder expires", func(t *testing.T) {
 			const ttl = 300 * time.Millisecond

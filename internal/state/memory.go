@@ -25,6 +25,7 @@ type Memory struct {
 	global    []time.Time          // action times within Window, oldest first
 	targets   map[string]*targetHistory
 	locks     map[string]chan struct{}
+	incidents map[string]*memIncident
 	nextSweep time.Time
 }
 
@@ -45,11 +46,12 @@ func NewMemory(now func() time.Time) *Memory {
 		now = time.Now
 	}
 	return &Memory{
-		now:     now,
-		window:  Window,
-		seen:    make(map[string]time.Time),
-		targets: make(map[string]*targetHistory),
-		locks:   make(map[string]chan struct{}),
+		now:       now,
+		window:    Window,
+		seen:      make(map[string]time.Time),
+		targets:   make(map[string]*targetHistory),
+		locks:     make(map[string]chan struct{}),
+		incidents: make(map[string]*memIncident),
 	}
 }
 
@@ -174,6 +176,11 @@ func (m *Memory) sweepLocked(now time.Time) {
 	for k, exp := range m.seen {
 		if !now.Before(exp) {
 			delete(m.seen, k)
+		}
+	}
+	for k, inc := range m.incidents {
+		if !now.Before(inc.expires) {
+			delete(m.incidents, k)
 		}
 	}
 	cutoff := now.Add(-m.window)

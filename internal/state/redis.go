@@ -55,6 +55,10 @@ type RedisOptions struct {
 	PoolSize int
 	// Logger receives lock renewal trouble; discarded when nil.
 	Logger *slog.Logger
+	// Clock, when set, replaces the Redis server's clock for incident times
+	// (opened, escalated, closed), so tests can move time. Leave it nil in
+	// production: the server's clock is the one all replicas share.
+	Clock func() time.Time
 }
 
 // Redis is a Store shared by several replicas through one Redis. Every update
@@ -70,6 +74,7 @@ type Redis struct {
 	callTimeout time.Duration
 	window      time.Duration // Window; tests shorten it
 	log         *slog.Logger
+	clock       func() time.Time // incident times; nil means the server's
 
 	id        string        // this instance, in zset members
 	seq       atomic.Uint64 // makes members unique
@@ -105,6 +110,7 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 		callTimeout: timeout,
 		window:      Window,
 		log:         log,
+		clock:       opts.Clock,
 		id:          rand.Text(),
 	}, nil
 }

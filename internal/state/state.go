@@ -1,6 +1,6 @@
 // Package state keeps what the daemon must remember between alerts: which
 // notifications it has already accepted, which targets are being worked on,
-// and how often it has acted. The policy's rate limits and cooldowns are
+// how often it has acted, and which incidents are open. The policy's rate limits and cooldowns are
 // computed from it.
 //
 // Two implementations: Memory serves one replica; Redis lets several replicas
@@ -59,6 +59,8 @@ type Store interface {
 	RecordAction(ctx context.Context, target, action string, succeeded bool) error
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
+	// Incidents group an alert's notifications (see incident.go).
+	Incidents
 }
 
 // ErrLockLost is the error of a lease whose lock expired or was taken over
