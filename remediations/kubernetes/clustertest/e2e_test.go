@@ -137,8 +137,8 @@ func (r *running) waitProcessed(t testing.TB, runbook string, n float64) {
 	t.Helper()
 	k8stest.Eventually(t, wait, fmt.Sprintf("%v alerts of %s processed", n, runbook), func(context.Context) (bool, error) {
 		var sum float64
-		for _, status := range []string{"executed", "failed", "denied", "planned", "invalid_target"} {
-			sum += r.metric(t, "remediator_alerts_processed_total", map[string]string{"runbook": runbook, "status": status})
+		for _, status := range []string{"executed", "failed", "denied", "planned", "invalid_target", "incident_open", "incident_closed"} {
+			sum += r.metric(t, "remediator_alerts_processed_total", map[string]string{"runbook": runbook, "outcome": status})
 		}
 		return sum >= n, nil
 	})
@@ -149,10 +149,10 @@ func (r *running) waitProcessed(t testing.TB, runbook string, n float64) {
 func (r *running) processed(t *testing.T, runbook string, n float64) {
 	t.Helper()
 	r.waitProcessed(t, runbook, n)
-	if got := r.metric(t, "remediator_alerts_processed_total", map[string]string{"runbook": runbook, "status": "executed"}); got != n {
+	if got := r.metric(t, "remediator_alerts_processed_total", map[string]string{"runbook": runbook, "outcome": "executed"}); got != n {
 		t.Fatalf("%v alerts of %s executed, want %v (failed: %v, denied: %v)", got, runbook, n,
-			r.metric(t, "remediator_alerts_processed_total", map[string]string{"runbook": runbook, "status": "failed"}),
-			r.metric(t, "remediator_alerts_processed_total", map[string]string{"runbook": runbook, "status": "denied"}))
+			r.metric(t, "remediator_alerts_processed_total", map[string]string{"runbook": runbook, "outcome": "failed"}),
+			r.metric(t, "remediator_alerts_processed_total", map[string]string{"runbook": runbook, "outcome": "denied"}))
 	}
 }
 

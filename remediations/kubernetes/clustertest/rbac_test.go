@@ -116,7 +116,10 @@ func TestShippedRoleCoversEveryAction(t *testing.T) {
 	if err != nil || len(pods.Items) != 3 {
 		t.Fatalf("pods: %v, %v", pods, err)
 	}
+	// The first steps name only a pod, as kube-state-metrics alerts do; the
+	// later ones the Deployment, since rollouts replace the pods.
 	byPod := remediations.Target{Kind: k8s.KindDeployment, Namespace: ns, Pod: pods.Items[0].Name}
+	byName := remediations.Target{Kind: k8s.KindDeployment, Namespace: ns, Name: "web"}
 	nsTarget := remediations.Target{Kind: k8s.KindNamespace, Name: ns, Namespace: ns}
 	// In the order a runbook would run them; each must pass under the role.
 	steps := []struct {
@@ -131,15 +134,15 @@ func TestShippedRoleCoversEveryAction(t *testing.T) {
 		{k8s.TopPods, byPod, nil},
 		{k8s.ConfigMapKeys, byPod, nil},
 		{k8s.RolloutHistory, byPod, nil},
-		{k8s.Scale, byPod, remediations.Params{"step": 1}},
-		{k8s.SetResources, byPod, remediations.Params{"resource": "cpu", "factor": 1.5}},
-		{k8s.SetEnv, byPod, remediations.Params{"name": "POOL", "value": "20"}},
-		{k8s.RolloutRestart, byPod, remediations.Params{}},
-		{k8s.RolloutUndo, byPod, remediations.Params{}},
-		{k8s.DeletePod, byPod, remediations.Params{"min_ready": 0}},
-		{k8s.DeletePod, byPod, remediations.Params{"min_ready": 0, "evict": true}},
-		{k8s.DeletePods, byPod, remediations.Params{"selector": "app=web", "max_pods": 1}},
-		{k8s.DeletePods, byPod, remediations.Params{"selector": "app=web", "max_pods": 1, "evict": true}},
+		{k8s.Scale, byName, remediations.Params{"step": 1}},
+		{k8s.SetResources, byName, remediations.Params{"resource": "cpu", "factor": 1.5}},
+		{k8s.SetEnv, byName, remediations.Params{"name": "POOL", "value": "20"}},
+		{k8s.RolloutRestart, byName, remediations.Params{}},
+		{k8s.RolloutUndo, byName, remediations.Params{}},
+		{k8s.DeletePod, byName, remediations.Params{"min_ready": 0}},
+		{k8s.DeletePod, byName, remediations.Params{"min_ready": 0, "evict": true}},
+		{k8s.DeletePods, byName, remediations.Params{"selector": "app=web", "max_pods": 1}},
+		{k8s.DeletePods, byName, remediations.Params{"selector": "app=web", "max_pods": 1, "evict": true}},
 		{k8s.ScaleNamespace, nsTarget, remediations.Params{"replicas": 1}},
 		{k8s.RestoreNamespace, nsTarget, remediations.Params{}},
 	}
@@ -149,14 +152,14 @@ func TestShippedRoleCoversEveryAction(t *testing.T) {
 		if p == nil {
 			p = remediations.Params{}
 		}
+		if st.a == k8s.DeletePod {
+			// Earlier steps replaced the pods: name a live one, as a new
+			// alert would.
+			st.t.Pod = livePod(t, ns)
+		}
 		tg, err := e.ResolveTarget(ctx, st.a, st.t)
 		if err != nil {
 			t.Fatalf("step %d: resolving %s under the shipped role: %v", i, st.a.Spec().Name, err)
-		}
-		if st.a == k8s.DeletePod {
-			// The pod of the alert was deleted by an earlier step: take a
-			// live one, as a new alert would name.
-			tg.Pod = livePod(t, ns)
 		}
 		res, err := e.Execute(ctx, st.a, tg, p)
 		if apierrors.IsForbidden(err) || (err != nil && strings.Contains(err.Error(), "forbidden")) {
