@@ -128,13 +128,7 @@ func (e *Executor) logs(ctx context.Context, c *call, raw remediations.Params) (
 	if err != nil {
 		return nil, err
 	}
-	lines, limit := p.Lines, p.MaxBytes
-	if lines == 0 {
-		lines = 100
-	}
-	if limit == 0 {
-		limit = 64 << 10
-	}
+	lines, limit := p.limits()
 	pods, err := c.targetPods(ctx)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 
@@ -56,6 +57,11 @@ func (p *LogsParams) Validate() error {
 	return nil
 }
 
+// limits are the line count and byte cap, defaults applied.
+func (p *LogsParams) limits() (lines, maxBytes int64) {
+	return cmp.Or(p.Lines, 100), cmp.Or(p.MaxBytes, 64<<10)
+}
+
 // Logs tails the affected container's log (and the previous container's).
 var Logs = remediations.Define(remediations.Spec{
 	Name:        "kubernetes.logs",
@@ -68,13 +74,7 @@ var Logs = remediations.Define(remediations.Spec{
 	if err != nil {
 		return nil, err
 	}
-	lines, limit := p.Lines, p.MaxBytes
-	if lines == 0 {
-		lines = 100
-	}
-	if limit == 0 {
-		limit = 64 << 10
-	}
+	lines, limit := p.limits()
 	pod := t.Pod
 	if pod == "" {
 		pod = "<first pod of " + t.Name + ">"

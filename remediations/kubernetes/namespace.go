@@ -33,6 +33,20 @@ func (c *call) namespace(ctx context.Context) (string, error) {
 	return ns, nil
 }
 
+// namespaceDeployments checks the target namespace's opt-out and lists its
+// Deployments.
+func (c *call) namespaceDeployments(ctx context.Context) (string, *appsv1.DeploymentList, error) {
+	ns, err := c.namespace(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	list, err := c.e.client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "", nil, fmt.Errorf("listing deployments in %s: %w", ns, err)
+	}
+	return ns, list, nil
+}
+
 // scaleNamespace is the emergency scale-down. Each Deployment's count and the
 // annotation that remembers the previous one are written in one update, so
 // a crash between the two cannot lose the count to restore. A Deployment
@@ -43,13 +57,9 @@ func (e *Executor) scaleNamespace(ctx context.Context, c *call, raw remediations
 	if err != nil {
 		return nil, err
 	}
-	ns, err := c.namespace(ctx)
+	ns, list, err := c.namespaceDeployments(ctx)
 	if err != nil {
 		return nil, err
-	}
-	list, err := e.client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("listing deployments in %s: %w", ns, err)
 	}
 	skipped := map[string]string{}
 	for _, d := range list.Items {
@@ -94,13 +104,9 @@ func (e *Executor) restoreNamespace(ctx context.Context, c *call, raw remediatio
 	if _, err := remediations.Decode[remediations.NoParams](raw); err != nil {
 		return nil, err
 	}
-	ns, err := c.namespace(ctx)
+	ns, list, err := c.namespaceDeployments(ctx)
 	if err != nil {
 		return nil, err
-	}
-	list, err := e.client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("listing deployments in %s: %w", ns, err)
 	}
 	invalid := map[string]string{}
 	for _, d := range list.Items {

@@ -25,14 +25,10 @@ func (e *Executor) deletePod(ctx context.Context, c *call, raw remediations.Para
 	if name == "" {
 		name = c.t.Pod
 	}
-	w, err := c.getWorkload(ctx)
+	w, err := c.enabledWorkload(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.checkEnabled(ctx, w.meta, w.kind); err != nil {
-		return nil, err
-	}
-	c.regarding = w.ref()
 	pods, err := e.workloadPods(ctx, w)
 	if err != nil {
 		return nil, err
@@ -81,14 +77,11 @@ func (e *Executor) deletePods(ctx context.Context, c *call, raw remediations.Par
 	}
 	ns := c.t.Namespace
 	if c.t.Name != "" {
-		w, err := c.getWorkload(ctx)
-		if err != nil {
+		// The workload the pods serve: its opt-out applies, and its Event
+		// records the deletion.
+		if _, err := c.enabledWorkload(ctx); err != nil {
 			return nil, err
 		}
-		if err := e.checkEnabled(ctx, w.meta, w.kind); err != nil {
-			return nil, err
-		}
-		c.regarding = w.ref()
 	}
 	list, err := e.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {

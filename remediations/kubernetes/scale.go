@@ -45,14 +45,10 @@ func (e *Executor) scale(ctx context.Context, c *call, raw remediations.Params) 
 	if err != nil {
 		return nil, err
 	}
-	w, err := c.getWorkload(ctx)
+	w, err := c.enabledWorkload(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.checkEnabled(ctx, w.meta, w.kind); err != nil {
-		return nil, err
-	}
-	c.regarding = w.ref()
 	hpa, err := e.hpaFor(ctx, w.meta.Namespace, w.kind, w.meta.Name)
 	if err != nil {
 		return nil, err

@@ -98,24 +98,34 @@ func (e *Executor) checkEnabled(ctx context.Context, meta *metav1.ObjectMeta, ki
 	return nil
 }
 
+// enabledWorkload reads the target workload, refuses it when it or its
+// namespace opted out, and makes it what the action's Event is about.
+func (c *call) enabledWorkload(ctx context.Context) (*workload, error) {
+	w, err := c.getWorkload(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.e.checkEnabled(ctx, w.meta, w.kind); err != nil {
+		return nil, err
+	}
+	c.regarding = w.ref()
+	return w, nil
+}
+
 // mutateWorkload reads the target workload, lets mutate change it and
 // writes it back with the field manager, reading again and retrying when the
 // write conflicts with another writer. mutate must record its changes with
-// c.changed only when it returns (on a conflict the attempt's changes are
-// discarded); it returns false when the object is already as wanted, and
+// them only through its result (on a conflict the attempt's changes are
+// discarded); it returns none when the object is already as wanted, and
 // then nothing is written.
 func (c *call) mutateWorkload(ctx context.Context, mutate func(w *workload) (changes []string, err error)) error {
 	var changes []string
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		changes = nil
-		w, err := c.getWorkload(ctx)
+		w, err := c.enabledWorkload(ctx)
 		if err != nil {
 			return err
 		}
-		if err := c.e.checkEnabled(ctx, w.meta, w.kind); err != nil {
-			return err
-		}
-		c.regarding = w.ref()
 		changes, err = mutate(w)
 		if err != nil || len(changes) == 0 {
 			return err
