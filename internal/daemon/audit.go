@@ -89,7 +89,9 @@ func (d *Daemon) reap(ctx context.Context) {
 			"intent", in.ID, "record", in.RecordID, "instance", in.Instance, "intent_at", in.IntentAt,
 			"alertname", in.Alertname, "fingerprint", in.Fingerprint, "runbook", in.Runbook,
 			"action", in.Action, "target", in.Target.String())
-		if err := d.state.RecordAction(ctx, in.Target.Key(), in.Action, false); err != nil {
+		// Its run was counted when it started; that it never finished counts
+		// as a failure for the circuit breaker.
+		if err := d.state.RecordResult(ctx, in.Target.Key(), in.Action, false); err != nil {
 			d.log.Error("recording the interrupted action in state failed", "intent", in.ID, "err", err)
 		}
 	}

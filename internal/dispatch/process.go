@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/remediator/remediator/internal/alert"
@@ -43,6 +44,11 @@ type Processor struct {
 	// outcome after; an action whose intent cannot be recorded does not run.
 	Journal Journal
 }
+
+// AdmissionKey is the state lock under which decisions are made one at a
+// time (see consider). Target keys start with a kind and a slash, so it
+// cannot be one.
+const AdmissionKey = "*admission"
 
 // Planner is an Executor that knows, per action and target, whether it would
 // only plan: remediations.Router, where dry-run is per backend and target.
@@ -238,6 +244,25 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 		}
 	}()
 
+	// The admission lock makes reading the counts, deciding and counting
+	// the run one step across all targets and replicas, so that the global
+	// hourly limit holds exactly: without it, two targets decided at the
+	// same moment could each take its last slot. It is held for the
+	// decision only, not while the action runs.
+	admission, err := p.State.Lock(ctx, AdmissionKey)
+	if err != nil {
+		opt.Error = err.Error()
+		opt.stateFailed = true
+		log.Error("option skipped: cannot take the admission lock", "err", err)
+		return opt, false
+	}
+	admitted := sync.OnceFunc(func() {
+		if err := admission.Unlock(); err != nil {
+			log.Error("releasing the admission lock failed", "err", err)
+		}
+	})
+	defer admitted()
+
 	hist, err := p.State.History(ctx, t.Key(), step.Action)
 	if err != nil {
 		// Without history the rate limits cannot be checked: fail closed.
@@ -271,6 +296,16 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 		log.Info("option denied by policy", "reasons", d.Reasons)
 		return opt, false
 	}
+	// Counted as it starts, before the admission lock is released, so the
+	// next decision sees it. If the run is then stopped (its intent cannot
+	// be written), the count errs on the side of fewer actions.
+	if err := p.State.RecordRun(ctx, t.Key(), step.Action); err != nil {
+		opt.Error = fmt.Sprintf("counting the action run: %v", err)
+		opt.stateFailed = true
+		log.Error("option not run: the action run could not be counted", "err", err)
+		return opt, false
+	}
+	admitted()
 	log.Info("option allowed by policy", "reasons", d.Reasons, "params", params)
 
 	opt.IntentID, err = p.writeIntent(ctx, rb, a, opt, params, p.dryRun(step.ActionImpl(), t))
@@ -288,11 +323,11 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	p.Metrics.actions.WithLabelValues(step.Action, resultLabel(&res, runErr)).Inc()
 	opt.Result = &res
 	p.writeOutcome(ctx, log, opt.IntentID, &res, runErr, time.Since(start))
-	// Record even a failure: it counts against rate limits and feeds the
+	// The run was counted before it started; its result feeds the
 	// consecutive-failure count that policy uses as a circuit breaker. The
 	// context is detached so a shutdown mid-action still records it.
-	if err := p.State.RecordAction(context.WithoutCancel(ctx), t.Key(), step.Action, runErr == nil); err != nil {
-		log.Error("recording the action in state failed; rate limits may undercount", "err", err)
+	if err := p.State.RecordResult(context.WithoutCancel(ctx), t.Key(), step.Action, runErr == nil); err != nil {
+		log.Error("recording the action's result in state failed; the circuit breaker may miss it", "err", err)
 	}
 	if err := lease.Err(); err != nil {
 		// The store logged and counted it when it noticed; this says which

@@ -142,29 +142,61 @@ func (m *Memory) History(_ context.Context, target, action string) (History, err
 func (m *Memory) RecordAction(_ context.Context, target, action string, succeeded bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.now()
-	cutoff := now.Add(-m.window)
-	m.global = append(pruneBefore(m.global, cutoff), now)
+	m.recordResultLocked(m.recordRunLocked(target, action), succeeded)
+	return nil
+}
+
+// RecordRun implements Store.
+func (m *Memory) RecordRun(_ context.Context, target, action string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.recordRunLocked(target, action)
+	return nil
+}
+
+// RecordResult implements Store.
+func (m *Memory) RecordResult(_ context.Context, target, action string, succeeded bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.recordResultLocked(m.actionLocked(target, action), succeeded)
+	return nil
+}
+
+// actionLocked is the history of action on target, created if new. m.mu is held.
+func (m *Memory) actionLocked(target, action string) *actionHistory {
 	t, ok := m.targets[target]
 	if !ok {
 		t = &targetHistory{actions: make(map[string]*actionHistory)}
 		m.targets[target] = t
 	}
-	t.runs = append(pruneBefore(t.runs, cutoff), now)
 	a, ok := t.actions[action]
 	if !ok {
 		a = &actionHistory{}
 		t.actions[action] = a
 	}
+	return a
+}
+
+// recordRunLocked counts a run in the windows. m.mu is held.
+func (m *Memory) recordRunLocked(target, action string) *actionHistory {
+	now := m.now()
+	cutoff := now.Add(-m.window)
+	m.global = append(pruneBefore(m.global, cutoff), now)
+	a := m.actionLocked(target, action)
+	t := m.targets[target]
+	t.runs = append(pruneBefore(t.runs, cutoff), now)
 	a.runs = append(pruneBefore(a.runs, cutoff), now)
 	a.lastRun = now
+	m.sweepLocked(now)
+	return a
+}
+
+func (m *Memory) recordResultLocked(a *actionHistory, succeeded bool) {
 	if succeeded {
 		a.failures = 0
 	} else {
 		a.failures++
 	}
-	m.sweepLocked(now)
-	return nil
 }
 
 // sweepLocked drops expired dedupe keys and forgotten targets. m.mu is held.

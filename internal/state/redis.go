@@ -367,6 +367,31 @@ else
 end
 return now`)
 
+// runScript counts a run as it starts: recordScript without the failure
+// count. KEYS: global, target and action windows, last run. ARGV: member,
+// window ms, last-run retention ms.
+var runScript = goredis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[2])
+for i = 1, 3 do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  redis.call('ZADD', KEYS[i], now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[i], window)
+end
+redis.call('SET', KEYS[4], now, 'PX', ARGV[3])
+return now`)
+
+// resultScript records how a run ended. KEYS: failures. ARGV: "1" on
+// success, failure retention ms.
+var resultScript = goredis.NewScript(`
+if ARGV[1] == '1' then
+  return redis.call('DEL', KEYS[1])
+end
+local n = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return n`)
+
 // historyScript reads the counters. KEYS as recordScript; ARGV: window ms.
 // It returns now, global, target and action counts within the window, the
 // last run and the failures (each an empty string if none).
@@ -398,6 +423,34 @@ func (r *Redis) RecordAction(ctx context.Context, target, action string, succeed
 		member, r.window.Milliseconds(), ok, lastRunRetention.Milliseconds(), failureRetention.Milliseconds()).Err()
 	if err != nil {
 		return r.err("recording an action", err)
+	}
+	return nil
+}
+
+// RecordRun implements Store in one script.
+func (r *Redis) RecordRun(ctx context.Context, target, action string) error {
+	member := r.id + ":" + strconv.FormatUint(r.seq.Add(1), 10)
+	ctx, cancel := r.call(ctx)
+	defer cancel()
+	err := runScript.Run(ctx, r.client, r.historyKeys(target, action)[:4],
+		member, r.window.Milliseconds(), lastRunRetention.Milliseconds()).Err()
+	if err != nil {
+		return r.err("recording an action run", err)
+	}
+	return nil
+}
+
+// RecordResult implements Store in one script.
+func (r *Redis) RecordResult(ctx context.Context, target, action string, succeeded bool) error {
+	ok := "0"
+	if succeeded {
+		ok = "1"
+	}
+	ctx, cancel := r.call(ctx)
+	defer cancel()
+	err := resultScript.Run(ctx, r.client, []string{r.failKey(target, action)}, ok, failureRetention.Milliseconds()).Err()
+	if err != nil {
+		return r.err("recording an action result", err)
 	}
 	return nil
 }

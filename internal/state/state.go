@@ -55,8 +55,17 @@ type Store interface {
 	Lock(ctx context.Context, key string) (*Lease, error)
 	// History reports past actions for target and action.
 	History(ctx context.Context, target, action string) (History, error)
-	// RecordAction counts one run of action on target and its success.
+	// RecordAction counts one run of action on target and its success:
+	// RecordRun and RecordResult in one step.
 	RecordAction(ctx context.Context, target, action string, succeeded bool) error
+	// RecordRun counts one run of action on target as it starts: the
+	// hourly windows and the last run. Counting before the action runs is
+	// what lets a decision made right after see it (see dispatch's
+	// admission lock).
+	RecordRun(ctx context.Context, target, action string) error
+	// RecordResult records how a run RecordRun counted ended: a success
+	// resets the consecutive-failure count, a failure adds one.
+	RecordResult(ctx context.Context, target, action string, succeeded bool) error
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	// Incidents group an alert's notifications (see incident.go).
