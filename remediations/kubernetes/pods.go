@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -54,7 +55,7 @@ func (e *Executor) deletePod(ctx context.Context, c *call, raw remediations.Para
 	if podReady(pod) && ready-1 < int(p.MinReady) {
 		return nil, fmt.Errorf("deleting ready pod %s would leave %d ready pods of %s, below min_ready %d", name, ready-1, w, p.MinReady)
 	}
-	if err := e.removePod(ctx, c, pod, p.Evict); err != nil {
+	if _, err := e.removePod(ctx, c, pod, p.Evict); err != nil {
 		return nil, err
 	}
 	return nil, nil
@@ -75,21 +76,19 @@ func (e *Executor) deletePods(ctx context.Context, c *call, raw remediations.Par
 	if sel.Empty() {
 		return nil, fmt.Errorf("selector %q selects every pod; refusing", p.Selector)
 	}
-	ns := c.t.Namespace
-	if c.t.Name != "" {
-		// The workload the pods serve: its opt-out applies, and its Event
-		// records the deletion.
-		if _, err := c.enabledWorkload(ctx); err != nil {
-			return nil, err
-		}
-	}
-	list, err := e.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	// Only the target workload's own pods: a selector that also matches
+	// another workload's pods (one perhaps opted out) must not reach them.
+	w, err := c.enabledWorkload(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("listing pods %s %s: %w", ns, sel, err)
+		return nil, err
+	}
+	pods, err := e.workloadPods(ctx, w)
+	if err != nil {
+		return nil, err
 	}
 	var live []corev1.Pod
-	for _, pod := range list.Items {
-		if pod.DeletionTimestamp == nil {
+	for _, pod := range pods {
+		if pod.DeletionTimestamp == nil && sel.Matches(labels.Set(pod.Labels)) {
 			live = append(live, pod)
 		}
 	}
@@ -113,8 +112,12 @@ func (e *Executor) deletePods(ctx context.Context, c *call, raw remediations.Par
 			skipped = append(skipped, pod.Name)
 			continue
 		}
-		if err := e.removePod(ctx, c, pod, p.Evict); err != nil {
+		gone, err := e.removePod(ctx, c, pod, p.Evict)
+		if err != nil {
 			return map[string]any{"deleted": deleted}, err
+		}
+		if !gone {
+			continue // deleted meanwhile by someone else
 		}
 		if podReady(pod) {
 			ready--
@@ -135,36 +138,33 @@ func countReady(pods []corev1.Pod) int {
 }
 
 // removePod deletes or evicts one pod, pinned to the UID that was checked so
-// that a replacement pod of the same name (StatefulSets) is never hit.
-func (e *Executor) removePod(ctx context.Context, c *call, pod *corev1.Pod, evict bool) error {
+// that a replacement pod of the same name (StatefulSets) is never hit. It
+// reports whether this call removed it (false: it was already gone).
+func (e *Executor) removePod(ctx context.Context, c *call, pod *corev1.Pod, evict bool) (bool, error) {
 	uid := pod.UID
 	opts := metav1.DeleteOptions{DryRun: c.dryRun(), Preconditions: &metav1.Preconditions{UID: &uid}}
 	state := "not ready"
 	if podReady(pod) {
 		state = "ready"
 	}
+	verb := "deleted"
+	var err error
 	if evict {
-		err := e.client.CoreV1().Pods(pod.Namespace).EvictV1(ctx, &policyv1.Eviction{
+		verb = "evicted"
+		err = e.client.CoreV1().Pods(pod.Namespace).EvictV1(ctx, &policyv1.Eviction{
 			ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace}, DeleteOptions: &opts,
 		})
-		switch {
-		case apierrors.IsTooManyRequests(err):
-			return fmt.Errorf("evicting pod %s/%s: refused by a PodDisruptionBudget: %w", pod.Namespace, pod.Name, err)
-		case apierrors.IsNotFound(err):
-			return nil
-		case err != nil:
-			return fmt.Errorf("evicting pod %s/%s: %w", pod.Namespace, pod.Name, err)
-		}
-		c.changed("pod %s/%s (%s) evicted", pod.Namespace, pod.Name, state)
-		return nil
+	} else {
+		err = e.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, opts)
 	}
-	err := e.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, opts)
 	switch {
 	case apierrors.IsNotFound(err):
-		return nil
+		return false, nil
+	case evict && apierrors.IsTooManyRequests(err):
+		return false, fmt.Errorf("evicting pod %s/%s: refused by a PodDisruptionBudget: %w", pod.Namespace, pod.Name, err)
 	case err != nil:
-		return fmt.Errorf("deleting pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		return false, fmt.Errorf("removing pod %s/%s (%s): %w", pod.Namespace, pod.Name, strings.TrimSuffix(verb, "ed")+"ion", err)
 	}
-	c.changed("pod %s/%s (%s) deleted", pod.Namespace, pod.Name, state)
-	return nil
+	c.changed("pod %s/%s (%s) %s", pod.Namespace, pod.Name, state, verb)
+	return true, nil
 }

@@ -15,26 +15,44 @@ import (
 // desiredReplicas applies p to the current count, within p's bounds: never
 // above max_replicas, never below min_replicas, and never below 1 unless
 // allow_zero.
+//
+// A relative change never reverses direction: a step or factor that scales
+// out leaves a workload already above max_replicas as it is rather than
+// scaling it in (and one that scales in never scales out).
 func desiredReplicas(current int32, p *ScaleParams) int32 {
-	var want int64
+	var want float64
 	switch {
 	case p.Replicas != nil:
-		want = int64(*p.Replicas)
+		want = float64(*p.Replicas)
 	case p.Step != 0:
-		want = int64(current) + int64(p.Step)
+		want = float64(current) + float64(p.Step)
 	default:
-		want = int64(math.Ceil(float64(current) * p.Factor))
+		// In float64 first, so that a huge factor saturates instead of
+		// overflowing an integer into a scale-down.
+		want = math.Ceil(roundOff(float64(current) * p.Factor))
 	}
-	floor := int64(max(p.MinReplicas, 1))
+	floor := float64(max(p.MinReplicas, 1))
 	if p.AllowZero && p.MinReplicas == 0 {
 		floor = 0
 	}
 	want = max(want, floor)
 	if p.MaxReplicas > 0 {
-		want = min(want, int64(p.MaxReplicas))
+		want = min(want, float64(p.MaxReplicas))
 	}
-	return int32(min(want, math.MaxInt32))
+	want = min(want, math.MaxInt32)
+	if p.Replicas == nil {
+		if up := p.Step > 0 || p.Factor > 1; up {
+			want = max(want, float64(current))
+		} else {
+			want = min(want, float64(current))
+		}
+	}
+	return int32(want)
 }
+
+// roundOff drops float64 noise below a millionth, so that 100 × 1.1 is 110
+// and not 110.00000000000001, which rounding up would make 111.
+func roundOff(v float64) float64 { return math.Round(v*1e6) / 1e6 }
 
 // scale changes the replica count through the scale subresource. When an
 // HPA scales the workload, writing spec.replicas would only start a tug of

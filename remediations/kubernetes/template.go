@@ -160,6 +160,11 @@ func raiseResources(name corev1.ResourceName, req resource.Quantity, hasReq bool
 		if hasLim && q.Cmp(lim) <= 0 {
 			q = lim // already at or above the value: this action only raises
 		}
+		if !hasLim && hasReq && q.Cmp(req) < 0 {
+			// A new limit below the request would lower the request with
+			// it: this action only raises.
+			q = req
+		}
 		newLim = &q
 		if hasReq {
 			r := req
@@ -177,9 +182,9 @@ func raiseResources(name corev1.ResourceName, req resource.Quantity, hasReq bool
 // whole MiB, so that 1.5 × 512Mi reads 768Mi rather than a byte count.
 func multiply(name corev1.ResourceName, q resource.Quantity, f float64) resource.Quantity {
 	if name == corev1.ResourceCPU {
-		return *resource.NewMilliQuantity(int64(math.Ceil(float64(q.MilliValue())*f)), resource.DecimalSI)
+		return *resource.NewMilliQuantity(int64(math.Ceil(roundOff(float64(q.MilliValue())*f))), resource.DecimalSI)
 	}
 	const mi = 1 << 20
-	v := int64(math.Ceil(float64(q.Value())*f/mi)) * mi
+	v := int64(math.Ceil(roundOff(float64(q.Value())*f/mi))) * mi
 	return *resource.NewQuantity(v, resource.BinarySI)
 }
