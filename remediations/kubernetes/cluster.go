@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -57,6 +58,12 @@ func LoadCluster(cc ClusterConfig, getenv func(string) string) (*Cluster, error)
 	}
 	switch {
 	case path != "":
+		// client-go falls back to the in-cluster config when the named
+		// files hold nothing; a kubeconfig that was asked for and is not
+		// there is an error, not a reason to act on another cluster.
+		if !slices.ContainsFunc(filepath.SplitList(path), func(f string) bool { _, err := os.Stat(f); return err == nil }) {
+			return nil, fmt.Errorf("loading kubeconfig %s: no such file", path)
+		}
 		// Only the named files: no fallback to ~/.kube/config.
 		rules := &clientcmd.ClientConfigLoadingRules{Precedence: filepath.SplitList(path)}
 		if cc.Kubeconfig != "" {
