@@ -111,6 +111,14 @@ func (c *historyCmd) fromStore(ctx context.Context, f audit.Filter) (audit.Page,
 		}
 		dsn = "sqlite://" + path
 	}
+	if file, ok := strings.CutPrefix(dsn, "sqlite://"); ok {
+		// Reading must not create: opening a mistyped path would make an
+		// empty database and report "no records".
+		file, _, _ = strings.Cut(file, "?")
+		if _, err := os.Stat(file); err != nil {
+			return audit.Page{}, fmt.Errorf("no audit history at %s: %w", file, err)
+		}
+	}
 	s, err := audit.Open(ctx, dsn, audit.Options{MaxConns: 1})
 	if err != nil {
 		return audit.Page{}, err
