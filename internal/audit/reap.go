@@ -50,6 +50,13 @@ func (s *Store) Reap(ctx context.Context, staleBefore time.Time) ([]Interrupted,
 		return nil, fmt.Errorf("audit store %s: reaping: %w", s.where, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	if s.d.lockReap != "" {
+		// Held to the commit: a second reaper waits, then finds the orphans
+		// this one linked to their records and leaves them alone.
+		if _, err := tx.ExecContext(ctx, s.d.lockReap); err != nil {
+			return nil, fmt.Errorf("audit store %s: reaping: %w", s.where, err)
+		}
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, instance, incarnation, intent_us, alertname, fingerprint, alert_status, alert_starts_us,
     alert_labels, runbook, option_no, action, target_json, params, decision, dry_run, state, error, result
 FROM audit_actions

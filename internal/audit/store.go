@@ -70,11 +70,18 @@ type dialect struct {
 	// contains is a case-sensitive substring test of column %s for
 	// parameter %s (SQLite's LIKE ignores ASCII case, PostgreSQL's does not).
 	contains string
+	// lockReap serialises Reap between replicas, so that two starting at
+	// once do not both mark (and count) one orphan; "" when BEGIN IMMEDIATE
+	// already does (SQLite).
+	lockReap string
 }
 
 var (
-	postgresDialect = dialect{name: "postgres", lockMigrations: "SELECT pg_advisory_xact_lock(7250214386501)", contains: "strpos(%s, %s) > 0"}
-	sqliteDialect   = dialect{name: "sqlite", contains: "instr(%s, %s) > 0"}
+	postgresDialect = dialect{
+		name: "postgres", lockMigrations: "SELECT pg_advisory_xact_lock(7250214386501)", contains: "strpos(%s, %s) > 0",
+		lockReap: "SELECT pg_advisory_xact_lock(7250214386502)",
+	}
+	sqliteDialect = dialect{name: "sqlite", contains: "instr(%s, %s) > 0"}
 )
 
 // DefaultPath is where the quick start keeps its history:

@@ -239,6 +239,47 @@ func TestReapRule(t *testing.T) {
 	})
 }
 
+// TestConcurrentReap: replicas starting at once reap each orphan once:
+// one interrupted record and one count per orphan, whoever finds it.
+func TestConcurrentReap(t *testing.T) {
+	forEachStore(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		c := newClock(t0)
+		gone := open(t, dsn, "replica-gone", c)
+		const orphans = 10
+		for i := range orphans {
+			if _, err := gone.Intent(ctx, intent(outcome(fmt.Sprintf("Orphan%d", i), "R", "", pgTarget, "postgres.terminate_idle"))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.add(time.Hour)
+		reapers := []*audit.Store{open(t, dsn, "replica-x", c), open(t, dsn, "replica-y", c), open(t, dsn, "replica-z", c)}
+		counts := make([]int, len(reapers))
+		var wg sync.WaitGroup
+		for i, r := range reapers {
+			wg.Go(func() {
+				got, err := r.Reap(ctx, c.now().Add(-3*time.Minute))
+				if err != nil {
+					t.Error(err)
+				}
+				counts[i] = len(got)
+			})
+		}
+		wg.Wait()
+		total := 0
+		for _, n := range counts {
+			total += n
+		}
+		if total != orphans {
+			t.Fatalf("reaped %v (total %d), want each of %d orphans once", counts, total, orphans)
+		}
+		p, err := reapers[0].List(ctx, audit.Filter{Result: audit.ResultInterrupted, Limit: audit.MaxLimit})
+		if err != nil || len(p.Items) != orphans {
+			t.Fatalf("interrupted records: %v, %d, want %d", err, len(p.Items), orphans)
+		}
+	})
+}
+
 // TestFiltersAndPagination: every filter, and pages that together hold
 // every selected record once, newest first, records sharing a time included.
 func TestFiltersAndPagination(t *testing.T) {
