@@ -10,6 +10,7 @@ import (
 
 	"github.com/remediator/remediator/internal/audit"
 	"github.com/remediator/remediator/internal/config"
+	"github.com/remediator/remediator/internal/state"
 )
 
 // reapGrace is added to the action timeout before another process's
@@ -89,8 +90,15 @@ func (d *Daemon) reap(ctx context.Context) {
 			"intent", in.ID, "record", in.RecordID, "instance", in.Instance, "intent_at", in.IntentAt,
 			"alertname", in.Alertname, "fingerprint", in.Fingerprint, "runbook", in.Runbook,
 			"action", in.Action, "target", in.Target.String())
-		// Its run was counted when it started; that it never finished counts
-		// as a failure for the circuit breaker.
+		// A shared store counted its run when it started; the memory store
+		// died with the process, so the run is counted again here, and the
+		// target's cooldown starts now rather than never.
+		if _, shared := d.state.(*state.Redis); !shared {
+			if err := d.state.RecordRun(ctx, in.Target.Key(), in.Action); err != nil {
+				d.log.Error("recording the interrupted action's run in state failed", "intent", in.ID, "err", err)
+			}
+		}
+		// That it never finished counts as a failure for the circuit breaker.
 		if err := d.state.RecordResult(ctx, in.Target.Key(), in.Action, false); err != nil {
 			d.log.Error("recording the interrupted action in state failed", "intent", in.ID, "err", err)
 		}

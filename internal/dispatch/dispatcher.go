@@ -49,9 +49,11 @@ func (d *Dispatcher) Run(ctx context.Context, queue <-chan alert.Alert) {
 						return
 					}
 					out := d.Processor.Process(ctx, a)
-					if err := d.Recorder.Record(context.WithoutCancel(ctx), out); err != nil {
+					recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), AuditWriteTimeout)
+					if err := d.Recorder.Record(recCtx, out); err != nil {
 						d.Log.Error("recording outcome failed", "fingerprint", a.Fingerprint, "runbook", out.Runbook, "err", err)
 					}
+					cancel()
 					if out.stateFailed && d.Dedupe != nil {
 						releases.Go(func() { d.retryLater(relCtx, a, out) })
 					}

@@ -78,6 +78,13 @@ func (p *Processor) openIncident(ctx context.Context, log *slog.Logger, rb *runb
 		log.Info("firing notification of a closed incident (its resolution came first), not acting", "incident_age", age)
 		return run, false
 	}
+	if inc.Option == 0 {
+		// Nothing was taken yet (every option denied, or one that could not
+		// be decided): the alert still fires, so its options are
+		// considered again, under the same policy, cooldowns and limits.
+		log.Info("re-sent notification of an open incident on which no option was taken yet: considering its options again", "incident_age", age)
+		return run, true
+	}
 	if rb.EscalateAfter <= 0 {
 		out.Status = StatusIncidentOpen
 		log.Info("re-sent notification of open incident, not acting", "incident_age", age, "escalate_after", "never")

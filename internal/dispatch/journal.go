@@ -38,6 +38,11 @@ type Intent struct {
 	DryRun bool
 }
 
+// AuditWriteTimeout bounds each audit write, so that an audit database that
+// stops answering (a partition that drops packets) cannot hang a worker, with
+// its target lock held, or the shutdown.
+const AuditWriteTimeout = 10 * time.Second
+
 // ActionOutcome is how one journaled action ended.
 type ActionOutcome struct {
 	Result   *remediations.Result
@@ -51,6 +56,8 @@ func (p *Processor) writeIntent(ctx context.Context, rb *runbook.Runbook, a aler
 	if p.Journal == nil {
 		return "", nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, AuditWriteTimeout)
+	defer cancel()
 	id, err := p.Journal.Intent(ctx, Intent{
 		Alert:   AlertRef{Name: a.Name(), Status: a.Status, Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, Labels: a.Labels},
 		Runbook: rb.Name, Option: opt.Option, Action: opt.Action, Target: opt.Target,
@@ -72,7 +79,9 @@ func (p *Processor) writeOutcome(ctx context.Context, log *slog.Logger, id strin
 	if runErr != nil {
 		out.Error = runErr.Error()
 	}
-	if err := p.Journal.Outcome(context.WithoutCancel(ctx), id, out); err != nil {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), AuditWriteTimeout)
+	defer cancel()
+	if err := p.Journal.Outcome(ctx, id, out); err != nil {
 		log.Error("recording the action's outcome in the audit history failed; it will be marked interrupted at the next start", "intent", id, "err", err)
 	}
 }

@@ -55,7 +55,7 @@ func TestJournal(t *testing.T) {
 			out := p.Process(context.Background(), pgAlert())
 			if tc.failIntent {
 				// The investigation ran (it only reads); the resolution did not.
-				if b.runs != 1 || out.Status != dispatch.StatusFailed || out.Chosen != 1 || out.Options[0].Result != nil ||
+				if b.runs != 1 || out.Status != dispatch.StatusFailed || out.Chosen != 0 || out.Options[0].Result != nil ||
 					!strings.Contains(out.Options[0].Error, "intent") || !strings.Contains(out.Options[0].Error, "disk full") || len(out.Options) != 1 {
 					t.Fatalf("backend runs %d, outcome %+v", b.runs, out)
 				}

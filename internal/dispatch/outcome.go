@@ -76,4 +76,7 @@ type OptionOutcome struct {
 	// stateFailed: the option was skipped because the state store failed
 	// (lock or history), not by policy.
 	stateFailed bool
+	// aborted: the option was neither decided against nor run (its target
+	// could not be looked up, or its intent could not be recorded).
+	aborted bool
 }

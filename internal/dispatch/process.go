@@ -5,6 +5,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -121,6 +122,14 @@ func (p *Processor) Process(ctx context.Context, a alert.Alert) Outcome {
 		}
 		opt, taken := p.consider(ctx, log, rb, step, i+1, a)
 		out.Options = append(out.Options, opt)
+		if opt.aborted {
+			// Neither decided against nor run: stop here rather than fall
+			// through to a later (often harsher) option, and leave the
+			// incident without an option taken, so that a re-send
+			// considers the options again.
+			out.Status, out.Error = StatusFailed, opt.Error
+			break
+		}
 		if !taken {
 			continue
 		}
@@ -194,10 +203,18 @@ func (p *Processor) target(ctx context.Context, rb *runbook.Runbook, step *runbo
 	}
 	resolved, err := r.ResolveTarget(ctx, step.ActionImpl(), t)
 	if err != nil {
-		return t, fmt.Errorf("looking up %s: %w", t, err)
+		return t, &lookupError{fmt.Errorf("looking up %s: %w", t, err)}
 	}
 	return resolved, nil
 }
+
+// lookupError is a target that could not be looked up in its backend (the
+// API server did not answer, the alert's pod is gone): unlike a policy
+// denial, it says nothing about whether the option may run.
+type lookupError struct{ err error }
+
+func (e *lookupError) Error() string { return e.err.Error() }
+func (e *lookupError) Unwrap() error { return e.err }
 
 func (p *Processor) actionTimeout() time.Duration {
 	if p.ActionTimeout > 0 {
@@ -223,6 +240,13 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	cancelLookup()
 	if err != nil {
 		opt.Error = err.Error()
+		if _, ok := errors.AsType[*lookupError](err); ok {
+			// Not decided, so not skipped: a later option is no substitute
+			// for one that could not be looked up.
+			opt.aborted = true
+			log.Error("option not decided: its target could not be looked up; no later option is considered", "err", err)
+			return opt, false
+		}
 		log.Warn("option skipped: cannot build its target", "err", err)
 		return opt, false
 	}
@@ -311,6 +335,7 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	opt.IntentID, err = p.writeIntent(ctx, rb, a, opt, params, p.dryRun(step.ActionImpl(), t))
 	if err != nil {
 		opt.Error = err.Error()
+		opt.aborted = true
 		log.Error("action not run: its intent could not be recorded", "err", err)
 		return opt, true
 	}

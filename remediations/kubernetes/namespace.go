@@ -108,9 +108,14 @@ func (e *Executor) restoreNamespace(ctx context.Context, c *call, raw remediatio
 	if err != nil {
 		return nil, err
 	}
-	invalid := map[string]string{}
+	invalid, skipped := map[string]string{}, map[string]string{}
 	for _, d := range list.Items {
 		if _, ok := d.Annotations[PreviousReplicasAnnotation]; !ok {
+			continue
+		}
+		if d.Annotations[DisabledAnnotation] == "true" {
+			// Opted out since the scale-down: its owner decides now.
+			skipped[d.Name] = DisabledAnnotation + "=true"
 			continue
 		}
 		if err := e.updateDeployment(ctx, c, ns, d.Name, func(d *appsv1.Deployment) (string, error) {
@@ -133,7 +138,10 @@ func (e *Executor) restoreNamespace(ctx context.Context, c *call, raw remediatio
 		}
 	}
 	if len(invalid) > 0 {
-		return map[string]any{"invalidAnnotations": invalid}, fmt.Errorf("%s holds no replica count on %v; left as is", PreviousReplicasAnnotation, invalid)
+		return map[string]any{"invalidAnnotations": invalid, "skipped": skipped}, fmt.Errorf("%s holds no replica count on %v; left as is", PreviousReplicasAnnotation, invalid)
+	}
+	if len(skipped) > 0 {
+		return map[string]any{"skipped": skipped}, nil
 	}
 	return nil, nil
 }
