@@ -346,30 +346,9 @@ func (r *Redis) lost(l *Lease, err error) {
 	})
 }
 
-// recordScript counts one run. KEYS: global, target and action windows, last
-// run, failures. ARGV: member, window ms, "1" on success, last-run retention
-// ms, failure retention ms. Times are the server's, in ms.
-var recordScript = goredis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[2])
-for i = 1, 3 do
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
-  redis.call('ZADD', KEYS[i], now, ARGV[1])
-  redis.call('PEXPIRE', KEYS[i], window)
-end
-redis.call('SET', KEYS[4], now, 'PX', ARGV[4])
-if ARGV[3] == '1' then
-  redis.call('DEL', KEYS[5])
-else
-  redis.call('INCR', KEYS[5])
-  redis.call('PEXPIRE', KEYS[5], ARGV[5])
-end
-return now`)
-
-// runScript counts a run as it starts: recordScript without the failure
-// count. KEYS: global, target and action windows, last run. ARGV: member,
-// window ms, last-run retention ms.
+// runScript counts a run as it starts. KEYS: global, target and action
+// windows, last run. ARGV: member, window ms, last-run retention ms. Times
+// are the server's, in ms.
 var runScript = goredis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -392,7 +371,8 @@ local n = redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return n`)
 
-// historyScript reads the counters. KEYS as recordScript; ARGV: window ms.
+// historyScript reads the counters. KEYS: the windows and last run as
+// runScript's, then the failures; ARGV: window ms.
 // It returns now, global, target and action counts within the window, the
 // last run and the failures (each an empty string if none).
 var historyScript = goredis.NewScript(`
@@ -410,21 +390,14 @@ func (r *Redis) historyKeys(target, action string) []string {
 	return []string{r.globalKey(), r.targetKey(target), r.actionKey(target, action), r.lastKey(target, action), r.failKey(target, action)}
 }
 
-// RecordAction implements Store in one script.
+// RecordAction implements Store as RecordRun then RecordResult. The
+// dispatcher calls those two apart (the run before the action, its result
+// after); together they are for callers that learn of a run after it ended.
 func (r *Redis) RecordAction(ctx context.Context, target, action string, succeeded bool) error {
-	member := r.id + ":" + strconv.FormatUint(r.seq.Add(1), 10)
-	ok := "0"
-	if succeeded {
-		ok = "1"
+	if err := r.RecordRun(ctx, target, action); err != nil {
+		return err
 	}
-	ctx, cancel := r.call(ctx)
-	defer cancel()
-	err := recordScript.Run(ctx, r.client, r.historyKeys(target, action),
-		member, r.window.Milliseconds(), ok, lastRunRetention.Milliseconds(), failureRetention.Milliseconds()).Err()
-	if err != nil {
-		return r.err("recording an action", err)
-	}
-	return nil
+	return r.RecordResult(ctx, target, action, succeeded)
 }
 
 // RecordRun implements Store in one script.

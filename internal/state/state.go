@@ -56,7 +56,8 @@ type Store interface {
 	// History reports past actions for target and action.
 	History(ctx context.Context, target, action string) (History, error)
 	// RecordAction counts one run of action on target and its success:
-	// RecordRun and RecordResult in one step.
+	// RecordRun, then RecordResult (two updates in a shared store), for a
+	// caller that learns of a run only after it ended.
 	RecordAction(ctx context.Context, target, action string, succeeded bool) error
 	// RecordRun counts one run of action on target as it starts: the
 	// hourly windows and the last run. Counting before the action runs is
