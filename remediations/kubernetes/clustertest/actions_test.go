@@ -464,8 +464,18 @@ func TestDisabledNamespaceIsNeverTouched(t *testing.T) {
 		}
 	}
 	after, _ := cs.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
-	if before.ResourceVersion != after.ResourceVersion {
+	// Judged by the spec: the controllers may still update the status.
+	if before.Generation != after.Generation || !equality.Semantic.DeepEqual(before.Spec, after.Spec) {
 		t.Fatal("the deployment changed in a disabled namespace")
+	}
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			t.Fatalf("pod %s deleted in a disabled namespace", p.Name)
+		}
 	}
 }
 
