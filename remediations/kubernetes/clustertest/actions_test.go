@@ -514,9 +514,10 @@ func TestInvestigations(t *testing.T) {
 	if s := evidence(k8s.TopPods); !containsAll(s, `"available":false`, k8s.MetricsNotAvailable) {
 		t.Errorf("top_pods %s, want the metrics API reported as not available", s)
 	}
-	if s := evidence(k8s.Events); !strings.Contains(s, "ScalingReplicaSet") {
-		t.Errorf("events %s, want the deployment controller's ScalingReplicaSet", s)
-	}
+	// The controller writes its events asynchronously: wait for them.
+	k8stest.Eventually(t, wait, "the deployment controller's ScalingReplicaSet in the events evidence", func(context.Context) (bool, error) {
+		return strings.Contains(evidence(k8s.Events), "ScalingReplicaSet"), nil
+	})
 	if s := evidence(k8s.Endpoints); !containsAll(s, `"slices":0`, "no EndpointSlices") {
 		t.Errorf("endpoints %s, want none found", s)
 	}
