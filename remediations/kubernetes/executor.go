@@ -47,6 +47,7 @@ type Options struct {
 
 // Executor runs the Kubernetes actions on one cluster through client-go.
 type Executor struct {
+	handlers map[string]handler
 	client   kubernetes.Interface
 	metrics  metricsclient.Interface
 	instance string
@@ -66,6 +67,7 @@ func NewExecutor(client kubernetes.Interface, opts Options) *Executor {
 	if e.now == nil {
 		e.now = time.Now
 	}
+	e.handlers = e.handlerTable()
 	return e
 }
 
@@ -126,7 +128,8 @@ func (c *call) update() metav1.UpdateOptions {
 // record their changes on c.
 type handler func(ctx context.Context, c *call, p remediations.Params) (evidence any, err error)
 
-func (e *Executor) handlers() map[string]handler {
+// handlerTable maps each action to its handler; built once, in NewExecutor.
+func (e *Executor) handlerTable() map[string]handler {
 	return map[string]handler{
 		Scale.Spec().Name:            e.scale,
 		SetResources.Spec().Name:     e.setResources,
@@ -155,7 +158,7 @@ func (e *Executor) run(ctx context.Context, a remediations.Action, t remediation
 		return remediations.Result{DryRun: preview}, err
 	}
 	res := remediations.Result{DryRun: preview, Plan: plan}
-	h, ok := e.handlers()[spec.Name]
+	h, ok := e.handlers[spec.Name]
 	if !ok {
 		return res, fmt.Errorf("%s is not a Kubernetes action", spec.Name)
 	}

@@ -26,11 +26,7 @@ func (e *Executor) deletePod(ctx context.Context, c *call, raw remediations.Para
 	if name == "" {
 		name = c.t.Pod
 	}
-	w, err := c.enabledWorkload(ctx)
-	if err != nil {
-		return nil, err
-	}
-	pods, err := e.workloadPods(ctx, w)
+	w, pods, err := c.enabledWorkloadPods(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -78,11 +74,7 @@ func (e *Executor) deletePods(ctx context.Context, c *call, raw remediations.Par
 	}
 	// Only the target workload's own pods: a selector that also matches
 	// another workload's pods (one perhaps opted out) must not reach them.
-	w, err := c.enabledWorkload(ctx)
-	if err != nil {
-		return nil, err
-	}
-	pods, err := e.workloadPods(ctx, w)
+	_, pods, err := c.enabledWorkloadPods(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -41,7 +41,7 @@ func desiredReplicas(current int32, p *ScaleParams) int32 {
 	}
 	want = min(want, math.MaxInt32)
 	if p.Replicas == nil {
-		if up := p.Step > 0 || p.Factor > 1; up {
+		if p.Step > 0 || p.Factor > 1 { // scaling out
 			want = max(want, float64(current))
 		} else {
 			want = min(want, float64(current))

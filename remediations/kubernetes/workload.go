@@ -112,6 +112,19 @@ func (c *call) enabledWorkload(ctx context.Context) (*workload, error) {
 	return w, nil
 }
 
+// enabledWorkloadPods is enabledWorkload and the pods it controls.
+func (c *call) enabledWorkloadPods(ctx context.Context) (*workload, []corev1.Pod, error) {
+	w, err := c.enabledWorkload(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	pods, err := c.e.workloadPods(ctx, w)
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, pods, nil
+}
+
 // mutateWorkload reads the target workload, lets mutate change it and
 // writes it back with the field manager, reading again and retrying when the
 // write conflicts with another writer. mutate must record its changes with
