@@ -150,3 +150,46 @@ func jsonString(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// rolledOut waits until the deployment controller has finished rolling out
+// name: every replica is of the current template and available, and no pod
+// of an older ReplicaSet is left for the controller to delete. Without a
+// kubelet the test marks the pods ready itself. A step that picks a pod
+// while a rollout is under way races the controller, which may delete that
+// pod first.
+func rolledOut(t testing.TB, ns, name string) {
+	t.Helper()
+	cs := env.Clientset()
+	k8stest.Eventually(t, wait, "deployment "+name+" rolled out", func(ctx context.Context) (bool, error) {
+		d, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+		if err != nil {
+			return false, err
+		}
+		if _, err := k8stest.SetPodsReady(ctx, cs, ns, sel.String()); err != nil {
+			return false, err
+		}
+		want := int32(1)
+		if d.Spec.Replicas != nil {
+			want = *d.Spec.Replicas
+		}
+		st := d.Status
+		if st.ObservedGeneration < d.Generation || st.UpdatedReplicas != want || st.Replicas != want || st.AvailableReplicas != want {
+			return false, nil
+		}
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		if err != nil {
+			return false, err
+		}
+		live := 0
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp == nil {
+				live++
+			}
+		}
+		return live == int(want), nil
+	})
+}

@@ -152,9 +152,14 @@ func TestShippedRoleCoversEveryAction(t *testing.T) {
 		if p == nil {
 			p = remediations.Params{}
 		}
+		if st.a == k8s.DeletePod || st.a == k8s.DeletePods {
+			// Earlier steps started rollouts: let the controller finish
+			// replacing the pods, or it may delete the one picked here
+			// first (CI saw delete_pod find its pod already gone).
+			rolledOut(t, ns, "web")
+		}
 		if st.a == k8s.DeletePod {
-			// Earlier steps replaced the pods: name a live one, as a new
-			// alert would.
+			// Name a live pod, as a new alert would.
 			st.t.Pod = livePod(t, ns)
 		}
 		tg, err := e.ResolveTarget(ctx, st.a, st.t)
