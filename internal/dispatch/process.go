@@ -343,7 +343,12 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	ctx, cancel := context.WithTimeout(ctx, p.actionTimeout())
 	defer cancel()
 	ctx = remediations.WithCause(ctx, fmt.Sprintf("alert %s (fingerprint %s), runbook %s option %d", a.Name(), a.Fingerprint, rb.Name, n))
-	res, runErr := p.Executor.Execute(ctx, step.ActionImpl(), t, params)
+	runCtx, stopRun := stopOnLostLease(ctx, lease)
+	res, runErr := p.Executor.Execute(runCtx, step.ActionImpl(), t, params)
+	stopRun()
+	if lost := lease.Err(); lost != nil && runErr != nil {
+		runErr = fmt.Errorf("stopped because the target lock was lost (%w): %w", lost, runErr)
+	}
 	p.Metrics.actionDuration.WithLabelValues(step.Action).Observe(time.Since(start).Seconds())
 	p.Metrics.actions.WithLabelValues(step.Action, resultLabel(&res, runErr)).Inc()
 	opt.Result = &res
@@ -357,7 +362,7 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	if err := lease.Err(); err != nil {
 		// The store logged and counted it when it noticed; this says which
 		// action ran without the lock.
-		log.Error("the target lock was lost while the action ran; another replica may have acted on the target too", "err", err)
+		log.Error("the target lock was lost while the action ran; the action was stopped, and another replica may act on the target", "err", err)
 	}
 	if runErr != nil {
 		opt.Error = runErr.Error()
@@ -370,6 +375,23 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 		log.Info("action executed", "changes", res.Changes, "duration", time.Since(start))
 	}
 	return opt, true
+}
+
+// stopOnLostLease returns a context that also ends when the target lock is
+// lost while the action runs: from then on another replica may take the
+// lock and act on the same target, so the action stops rather than race it
+// (as client-go's leader election stops a controller that stops leading).
+// stop must be called once the action returns.
+func stopOnLostLease(ctx context.Context, l *state.Lease) (_ context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-l.Lost():
+			cancel(l.Err())
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(nil) }
 }
 
 func (p *Processor) input(a alert.Alert, t remediations.Target, action string, params remediations.Params, h state.History, dryRun bool) policies.Input {
