@@ -20,11 +20,12 @@ type Memory struct {
 	now    func() time.Time
 	window time.Duration // Window; tests shorten it
 
+	locks keyedMutex // guarded by its own mutex
+
 	mu        sync.Mutex
 	seen      map[string]time.Time // key -> expiry
 	global    []time.Time          // action times within Window, oldest first
 	targets   map[string]*targetHistory
-	locks     map[string]chan struct{}
 	incidents map[string]*memIncident
 	nextSweep time.Time
 }
@@ -50,7 +51,6 @@ func NewMemory(now func() time.Time) *Memory {
 		window:    Window,
 		seen:      make(map[string]time.Time),
 		targets:   make(map[string]*targetHistory),
-		locks:     make(map[string]chan struct{}),
 		incidents: make(map[string]*memIncident),
 	}
 }
@@ -96,28 +96,11 @@ func (m *Memory) Len() int {
 // Lock implements Store. A memory lock lives as long as the process, so it
 // needs no expiry or renewal and is never lost.
 func (m *Memory) Lock(ctx context.Context, key string) (*Lease, error) {
-	for {
-		m.mu.Lock()
-		held, busy := m.locks[key]
-		if !busy {
-			ch := make(chan struct{})
-			m.locks[key] = ch
-			m.mu.Unlock()
-			return newLease(key, func() error {
-				m.mu.Lock()
-				delete(m.locks, key)
-				m.mu.Unlock()
-				close(ch)
-				return nil
-			}), nil
-		}
-		m.mu.Unlock()
-		select {
-		case <-held:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for lock on %s: %w", key, ctx.Err())
-		}
+	unlock, err := m.locks.lock(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("waiting for lock on %s: %w", key, err)
 	}
+	return newLease(key, func() error { unlock(); return nil }), nil
 }
 
 // History implements Store.

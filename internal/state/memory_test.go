@@ -571,9 +571,9 @@ func TestLockMutualExclusion(t *testing.T) {
 	if maxHeld != 1 || total != 32*50 {
 		t.Errorf("max concurrent holders %d (want 1), acquisitions %d (want %d)", maxHeld, total, 32*50)
 	}
-	m.mu.Lock()
-	n := len(m.locks)
-	m.mu.Unlock()
+	m.locks.mu.Lock()
+	n := len(m.locks.held)
+	m.locks.mu.Unlock()
 	if n != 0 {
 		t.Errorf("%d locks held after every holder unlocked", n)
 	}

@@ -79,6 +79,11 @@ type Redis struct {
 	id        string        // this instance, in zset members
 	seq       atomic.Uint64 // makes members unique
 	locksLost atomic.Uint64
+
+	local   keyedMutex    // one contender per lock key from this process
+	waker   *unlockWaker  // wakes waiters when any replica unlocks
+	pollMin time.Duration // lockPollMin; tests raise it
+	pollMax time.Duration // lockPollMax; tests raise it
 }
 
 // NewRedis returns a store on the Redis at opts.URL. It does not connect:
@@ -101,17 +106,22 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	client := goredis.NewClient(opt)
+	prefix := cmp.Or(opts.Prefix, DefaultPrefix)
 	return &Redis{
-		client:      goredis.NewClient(opt),
+		client:      client,
 		addr:        fmt.Sprintf("%s/%d", opt.Addr, opt.DB),
 		sec:         sec,
-		prefix:      cmp.Or(opts.Prefix, DefaultPrefix),
+		prefix:      prefix,
 		lockTTL:     cmp.Or(opts.LockTTL, DefaultLockTTL),
 		callTimeout: timeout,
 		window:      Window,
 		log:         log,
 		clock:       opts.Clock,
 		id:          rand.Text(),
+		waker:       newUnlockWaker(client, prefix+"unlocked"),
+		pollMin:     lockPollMin,
+		pollMax:     lockPollMax,
 	}, nil
 }
 
@@ -124,8 +134,10 @@ func (r *Redis) Prefix() string { return r.prefix }
 // LocksLost counts locks found lost while held (a metric).
 func (r *Redis) LocksLost() uint64 { return r.locksLost.Load() }
 
-// Close closes the connections.
-func (r *Redis) Close() error { return r.sec.ScrubErr(r.client.Close()) }
+// Close ends the unlock subscription and closes the connections.
+func (r *Redis) Close() error {
+	return r.sec.ScrubErr(errors.Join(r.waker.close(), r.client.Close()))
+}
 
 // call bounds one command (or script) by the call timeout.
 func (r *Redis) call(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -229,9 +241,15 @@ func (r *Redis) Release(ctx context.Context, keys []string) error {
 	return nil
 }
 
-// unlockScript deletes the lock if ARGV[1] still owns it.
+// unlockScript deletes the lock if ARGV[1] still owns it, and publishes its
+// key on channel ARGV[2] so that waiters on every replica try it at once.
+// (The channel is an argument, not a key: channels have no slot.)
 var unlockScript = goredis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], KEYS[1])
+  return 1
+end
 return 0`)
 
 // renewScript extends the lock to ARGV[2] ms if ARGV[1] still owns it.
@@ -239,48 +257,66 @@ var renewScript = goredis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`)
 
-// Lock implements Store: SET NX PX with a random owner token, polled with
-// backoff until it succeeds or ctx ends. While held, the lock is renewed
-// every lock_ttl/3; if a renewal finds it gone (or cannot reach Redis for a
-// whole lock_ttl) the lease is marked lost, logged and counted. A replica
-// that crashes stops renewing, and its lock expires after lock_ttl.
+// Lock implements Store: SET NX PX with a random owner token, tried again
+// whenever another replica's release is published (unlockScript) and, as a
+// fallback for a lost message, polled with backoff, until it succeeds or ctx
+// ends. Goroutines of this process first queue for the key among
+// themselves, so only one of them contends in Redis. While held, the lock is
+// renewed every lock_ttl/3; if a renewal finds it gone (or cannot reach
+// Redis for a whole lock_ttl) the lease is marked lost, logged and counted.
+// A replica that crashes stops renewing, and its lock expires after
+// lock_ttl.
 func (r *Redis) Lock(ctx context.Context, key string) (*Lease, error) {
+	unlockLocal, err := r.local.lock(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("waiting for lock on %s: %w", key, err)
+	}
 	lk := r.lockKey(key)
 	token := rand.Text()
-	wait := lockPollMin
+	subCtx, cancel := r.call(ctx)
+	wake, stopWaking := r.waker.wait(subCtx, lk)
+	cancel()
+	defer stopWaking()
+	wait := r.pollMin
 	for {
 		sent := time.Now()
 		callCtx, cancel := r.call(ctx)
 		ok, err := r.client.SetNX(callCtx, lk, token, r.lockTTL).Result()
 		cancel()
 		if err != nil {
+			unlockLocal()
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("waiting for lock on %s: %w", key, ctx.Err())
 			}
 			return nil, r.err("locking "+key, err)
 		}
 		if ok {
-			return r.hold(key, lk, token, sent), nil
+			return r.hold(key, lk, token, sent, unlockLocal), nil
 		}
 		// Full jitter keeps replicas that wait for one target from polling
 		// in step.
 		t := time.NewTimer(wait/2 + mrand.N(wait/2+1))
 		select {
+		case <-wake:
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
+			unlockLocal()
 			return nil, fmt.Errorf("waiting for lock on %s: %w", key, ctx.Err())
 		}
-		wait = min(2*wait, lockPollMax)
+		t.Stop()
+		wait = min(2*wait, r.pollMax)
 	}
 }
 
-// hold starts renewing a lock taken at acquired and returns its lease.
-func (r *Redis) hold(key, lk, token string, acquired time.Time) *Lease {
+// hold starts renewing a lock taken at acquired and returns its lease;
+// releasing it also frees the key for this process's next waiter.
+func (r *Redis) hold(key, lk, token string, acquired time.Time, unlockLocal func()) *Lease {
 	ctx, stop := context.WithCancel(context.Background())
 	renewed := make(chan struct{})
 	var l *Lease
 	l = newLease(key, func() error {
+		defer unlockLocal()
 		stop()
 		<-renewed
 		if err := l.Err(); err != nil {
@@ -288,7 +324,7 @@ func (r *Redis) hold(key, lk, token string, acquired time.Time) *Lease {
 		}
 		callCtx, cancel := r.call(context.Background())
 		defer cancel()
-		n, err := unlockScript.Run(callCtx, r.client, []string{lk}, token).Int()
+		n, err := unlockScript.Run(callCtx, r.client, []string{lk}, token, r.waker.channel).Int()
 		if err != nil {
 			// It expires by itself within lock_ttl.
 			return r.err("unlocking "+key, err)

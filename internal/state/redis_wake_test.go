@@ -1,0 +1,116 @@
+package state
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// waiting reports how many goroutines of r wait in Redis for lock key lk.
+func (r *Redis) waiting(lk string) int {
+	r.waker.mu.Lock()
+	defer r.waker.mu.Unlock()
+	return len(r.waker.waiters[lk])
+}
+
+// A lock released on one replica is taken by a waiter on another as soon as
+// the release is published, not at the waiter's next poll: here the poll is
+// an hour away, so only the wake-up can hand it over.
+func TestRedisUnlockWakesWaitersOnOtherReplicas(t *testing.T) {
+	ctx := context.Background()
+	prefix := testPrefix(t)
+	holder := newTestRedis(t, prefix, nil)
+	waiter := newTestRedis(t, prefix, nil)
+	waiter.pollMin, waiter.pollMax = time.Hour, time.Hour
+
+	held, err := holder.Lock(ctx, "Deployment/shop/web")
+	must(t, err)
+	got := make(chan error, 1)
+	go func() {
+		l, err := waiter.Lock(ctx, "Deployment/shop/web")
+		if err == nil {
+			err = l.Unlock()
+		}
+		got <- err
+	}()
+	lk := waiter.lockKey("Deployment/shop/web")
+	for waiter.waiting(lk) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	must(t, held.Unlock())
+	select {
+	case err := <-got:
+		must(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the waiter was not woken by the release; it would have slept until its next poll in an hour")
+	}
+	if n := waiter.waiting(lk); n != 0 {
+		t.Errorf("%d waiters still registered after the lock was taken", n)
+	}
+}
+
+// Without the subscription (Redis refused it, or it is down at the first
+// wait) a waiter still gets the lock by polling.
+func TestRedisLockPollsWithoutSubscription(t *testing.T) {
+	ctx := context.Background()
+	prefix := testPrefix(t)
+	holder := newTestRedis(t, prefix, nil)
+	waiter := newTestRedis(t, prefix, nil)
+	must(t, waiter.waker.close()) // waits from now on never subscribe
+
+	held, err := holder.Lock(ctx, "k")
+	must(t, err)
+	got := make(chan error, 1)
+	go func() {
+		l, err := waiter.Lock(ctx, "k")
+		if err == nil {
+			err = l.Unlock()
+		}
+		got <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let it poll at least once
+	must(t, held.Unlock())
+	select {
+	case err := <-got:
+		must(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the waiter never took the released lock by polling")
+	}
+}
+
+// Goroutines of one process queue for a key among themselves: a waiter
+// whose context ends while queued gives up cleanly, and the next one takes
+// the key once it is released.
+func TestRedisLocalQueue(t *testing.T) {
+	prefix := testPrefix(t)
+	r := newTestRedis(t, prefix, nil)
+	held, err := r.Lock(context.Background(), "k")
+	must(t, err)
+
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := r.Lock(short, "k"); err == nil {
+		t.Fatal("a second lock on a held key succeeded")
+	}
+	got := make(chan error, 1)
+	go func() {
+		l, err := r.Lock(context.Background(), "k")
+		if err == nil {
+			err = l.Unlock()
+		}
+		got <- err
+	}()
+	must(t, held.Unlock())
+	select {
+	case err := <-got:
+		must(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the queued waiter never got the key")
+	}
+	r.local.mu.Lock()
+	n := len(r.local.held)
+	r.local.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d keys still held locally after every holder unlocked", n)
+	}
+}
