@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/remediator/remediator/internal/alert"
+	"github.com/remediator/remediator/internal/queue"
 )
 
 // Defaults for the zero values of Options.
@@ -25,9 +26,10 @@ const (
 const retryAfter = "5"
 
 // Enqueuer is where accepted alerts go. *queue.Queue[alert.Alert] satisfies
-// it. TryPush must be all-or-nothing and must not block.
+// it. TryPush must be all-or-nothing and must not block; it refuses with
+// queue.ErrFull or queue.ErrClosed.
 type Enqueuer interface {
-	TryPush(items ...alert.Alert) bool
+	TryPush(items ...alert.Alert) error
 }
 
 // Deduper remembers which notifications were accepted. state.Store satisfies
@@ -187,7 +189,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 		w.Header().Set("Retry-After", retryAfter)
 		reason := "queue full, retry later"
 		attrs := []any{slog.String("group_key", msg.GroupKey), slog.Int("alerts", len(alerts))}
-		if !errors.Is(err, errQueueFull) {
+		switch {
+		case errors.Is(err, queue.ErrFull):
+		case errors.Is(err, queue.ErrClosed):
+			reason = "shutting down, retry later"
+		default:
 			// The store's error may name hosts or internals: log it, but
 			// tell the client only what happened.
 			reason = "dedupe store unavailable, retry later"
@@ -209,12 +215,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	return http.StatusOK
 }
 
-// errQueueFull is returned by enqueue when the queue refused the alerts.
-var errQueueFull = errors.New("queue full")
-
 // enqueue reserves the alerts' dedupe keys, drops the alerts whose key was
-// already reserved, and queues the others. It fails with errQueueFull or a
-// dedupe store error; nothing is then queued and no key stays reserved (as
+// already reserved, and queues the others. It fails with the queue's refusal
+// (queue.ErrFull, queue.ErrClosed) or a dedupe store error; nothing is then queued and no key stays reserved (as
 // far as the store can be reached), so Alertmanager's retry is processed
 // afresh.
 func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted []alert.Alert, duplicates int, err error) {
@@ -259,7 +262,7 @@ func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted [
 	if len(fresh) == 0 {
 		return nil, duplicates, nil
 	}
-	if !h.queue.TryPush(fresh...) {
+	if err := h.queue.TryPush(fresh...); err != nil {
 		h.metrics.queueRejected.Add(float64(len(fresh)))
 		// The 503 makes Alertmanager retry; the retry must find the keys
 		// free. A cancelled request must not stop the release.
@@ -267,7 +270,7 @@ func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted [
 			h.log.Error("releasing dedupe keys of refused alerts failed; their retry will be taken for a duplicate until the keys expire",
 				slog.Int("alerts", len(freshKeys)), slog.Duration("ttl", h.ttl), slog.Any("error", err))
 		}
-		return nil, 0, errQueueFull
+		return nil, 0, err
 	}
 	return fresh, duplicates, nil
 }

@@ -238,6 +238,24 @@ func TestServeHTTPStatusCodes(t *testing.T) {
 	}
 }
 
+// A notification that arrives while the daemon shuts down (the queue is
+// closed) gets a 503 that says so, and its keys are released for the retry
+// that the next replica or the restarted daemon takes.
+func TestQueueClosedRefusesAndReleases(t *testing.T) {
+	e := newEnv(t, 3, Options{})
+	e.q.Close()
+	w := e.post(t, readTestdata(t, "firing_high_cpu.json"))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("code %d Retry-After %q, want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"))
+	}
+	if resp := decodeResponse(t, w); !strings.Contains(resp.Error, "shutting down") {
+		t.Errorf("error %q, want it to say the daemon is shutting down", resp.Error)
+	}
+	if e.store.Len() != 0 {
+		t.Errorf("%d dedupe keys held after the refused alert", e.store.Len())
+	}
+}
+
 func TestQueueFullThenRetry(t *testing.T) {
 	e := newEnv(t, 3, Options{})
 	multi := readTestdata(t, "multi_alert_group.json") // 3 alerts

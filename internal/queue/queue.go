@@ -2,7 +2,10 @@
 // dispatcher's workers.
 package queue
 
-import "sync"
+import (
+	"errors"
+	"sync"
+)
 
 // Queue is a bounded FIFO. Producers push batches all-or-nothing, so a
 // notification is either queued whole or refused whole (and then retried whole
@@ -21,20 +24,32 @@ func New[T any](capacity int) *Queue[T] {
 	return &Queue[T]{ch: make(chan T, capacity)}
 }
 
-// TryPush queues all items, or none of them when they do not all fit or the
-// queue is closed. It never blocks on consumers.
-func (q *Queue[T]) TryPush(items ...T) bool {
+// Why TryPush refused a batch: the caller tells a client "retry later" in
+// both cases, but a full queue is a capacity problem to alert on and a
+// closed one is a shutdown.
+var (
+	ErrFull   = errors.New("queue full")
+	ErrClosed = errors.New("queue closed: shutting down")
+)
+
+// TryPush queues all items, or none of them when they do not all fit
+// (ErrFull) or the queue is closed (ErrClosed). It never blocks on
+// consumers.
+func (q *Queue[T]) TryPush(items ...T) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.closed {
+		return ErrClosed
+	}
 	// Only producers add to ch and they hold mu, so free space can only grow
 	// between this check and the sends below.
-	if q.closed || cap(q.ch)-len(q.ch) < len(items) {
-		return false
+	if cap(q.ch)-len(q.ch) < len(items) {
+		return ErrFull
 	}
 	for _, it := range items {
 		q.ch <- it
 	}
-	return true
+	return nil
 }
 
 // C is the channel consumers receive from; it is closed by Close once drained

@@ -1,6 +1,7 @@
 package queue_test
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -105,8 +106,9 @@ func TestTryPushAllOrNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			q := queue.New[int](3)
 			for i, p := range tc.pushes {
-				if got := q.TryPush(p.items...); got != p.ok {
-					t.Fatalf("push %d TryPush(%v) = %v, want %v", i, p.items, got, p.ok)
+				err := q.TryPush(p.items...)
+				if (err == nil) != p.ok || (err != nil && !errors.Is(err, queue.ErrFull)) {
+					t.Fatalf("push %d TryPush(%v) = %v, want accepted=%v (refused with ErrFull)", i, p.items, err, p.ok)
 				}
 				if got := q.Len(); got != p.wantLen {
 					t.Fatalf("after push %d Len() = %d, want %d", i, got, p.wantLen)
@@ -125,17 +127,17 @@ func TestTryPushAllOrNothing(t *testing.T) {
 
 func TestFIFOAcrossConsumption(t *testing.T) {
 	q := queue.New[string](2)
-	if !q.TryPush("a", "b") {
+	if q.TryPush("a", "b") != nil {
 		t.Fatal("TryPush(a, b) on an empty queue of 2 refused")
 	}
 	if got := <-q.C(); got != "a" {
 		t.Fatalf("first item = %q, want a", got)
 	}
 	// Consuming one item frees exactly one slot.
-	if q.TryPush("c", "d") {
+	if !errors.Is(q.TryPush("c", "d"), queue.ErrFull) {
 		t.Fatal("TryPush(c, d) accepted with one free slot")
 	}
-	if !q.TryPush("c") {
+	if q.TryPush("c") != nil {
 		t.Fatal("TryPush(c) refused with one free slot")
 	}
 	q.Close()
@@ -146,15 +148,15 @@ func TestFIFOAcrossConsumption(t *testing.T) {
 
 func TestClose(t *testing.T) {
 	q := queue.New[int](4)
-	if !q.TryPush(1, 2, 3) {
+	if q.TryPush(1, 2, 3) != nil {
 		t.Fatal("TryPush refused on an empty queue")
 	}
 	q.Close()
-	if q.TryPush(4) {
-		t.Error("TryPush after Close = true, want false")
+	if err := q.TryPush(4); !errors.Is(err, queue.ErrClosed) {
+		t.Errorf("TryPush after Close = %v, want ErrClosed", err)
 	}
-	if q.TryPush() {
-		t.Error("TryPush() with no items after Close = true, want false")
+	if err := q.TryPush(); !errors.Is(err, queue.ErrClosed) {
+		t.Errorf("TryPush() with no items after Close = %v, want ErrClosed", err)
 	}
 	q.Close() // must not panic (closing a closed channel would)
 	if got := q.Len(); got != 3 {
@@ -168,8 +170,8 @@ func TestClose(t *testing.T) {
 	if v, ok := <-q.C(); ok {
 		t.Errorf("receive after drain = %v, true; want C closed", v)
 	}
-	if q.TryPush(5) {
-		t.Error("TryPush after Close and drain = true, want false")
+	if err := q.TryPush(5); !errors.Is(err, queue.ErrClosed) {
+		t.Errorf("TryPush after Close and drain = %v, want ErrClosed", err)
 	}
 }
 
@@ -223,7 +225,7 @@ func TestConcurrentProducers(t *testing.T) {
 				for i := range batch {
 					batch[i] = item{producer: p, batch: b, seq: i}
 				}
-				for !q.TryPush(batch...) {
+				for q.TryPush(batch...) != nil {
 					mu.Lock()
 					refused++
 					mu.Unlock()
@@ -319,9 +321,12 @@ func TestConcurrentClose(t *testing.T) {
 			<-start
 			for b := range perProducer {
 				it := item{producer: p, batch: b}
-				if !q.TryPush(it) {
+				if err := q.TryPush(it); err != nil {
+					if !errors.Is(err, queue.ErrClosed) {
+						t.Errorf("producer %d: refused with %v, want ErrClosed (the queue never fills here)", p, err)
+					}
 					// Closed: refusals are final.
-					if q.TryPush(item{producer: p, batch: -1}) {
+					if q.TryPush(item{producer: p, batch: -1}) == nil {
 						t.Errorf("producer %d: TryPush succeeded after a refusal", p)
 					}
 					return
