@@ -4,12 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -309,6 +313,58 @@ func BenchmarkLockUnlock(b *testing.B) {
 				if err := l.Unlock(); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkLockContended: goroutines on two replicas take one lock, hold
+// it for 1 ms and then work 5 ms without it, as decisions take the
+// admission lock and then run their action. It reports how long Lock
+// waited (mean and p99): the time a decision waits for its turn, plus any
+// time the lock stays free while its waiters sleep.
+func BenchmarkLockContended(b *testing.B) {
+	for _, perCPU := range []int{1, 4} {
+		b.Run(fmt.Sprintf("goroutines=%dxGOMAXPROCS", perCPU), func(b *testing.B) {
+			prefix := testPrefix(b)
+			replicas := []*Redis{newTestRedis(b, prefix, nil), newTestRedis(b, prefix, nil)}
+			var (
+				next  atomic.Int64
+				mu    sync.Mutex
+				waits []time.Duration
+			)
+			b.SetParallelism(perCPU)
+			b.RunParallel(func(pb *testing.PB) {
+				r := replicas[next.Add(1)%2]
+				ctx := context.Background()
+				var mine []time.Duration
+				for pb.Next() {
+					start := time.Now()
+					l, err := r.Lock(ctx, "admission")
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					mine = append(mine, time.Since(start))
+					time.Sleep(time.Millisecond)
+					if err := l.Unlock(); err != nil {
+						b.Error(err)
+						return
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				mu.Lock()
+				waits = append(waits, mine...)
+				mu.Unlock()
+			})
+			slices.Sort(waits)
+			var sum time.Duration
+			for _, w := range waits {
+				sum += w
+			}
+			if len(waits) > 0 {
+				b.ReportMetric(float64(sum.Microseconds())/float64(len(waits)), "wait-µs/op")
+				b.ReportMetric(float64(waits[len(waits)*99/100].Microseconds()), "p99-wait-µs")
 			}
 		})
 	}
