@@ -135,6 +135,9 @@ func (c *serveCmd) serve(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range cfg.Warnings {
+		log.Warn("config: " + w)
+	}
 	if err := c.applyFlags(cfg); err != nil {
 		return err
 	}

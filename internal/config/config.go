@@ -66,6 +66,9 @@ type Config struct {
 
 	// RunbookSet is the compiled set (user + defaults), filled by Load.
 	RunbookSet *runbook.Set `yaml:"-"`
+	// Warnings are what Load found harmless but worth telling (settings
+	// that are accepted and no longer do anything); serve logs them.
+	Warnings []string `yaml:"-"`
 }
 
 // Receiver configures the webhook receiver.
@@ -279,7 +282,7 @@ func Default() Config {
 			FiringDedupeTTL: time.Minute,
 			QueueSize:       1000,
 		},
-		Dispatcher: Dispatcher{Workers: 4, ActionTimeout: 2 * time.Minute, HistorySize: 1000},
+		Dispatcher: Dispatcher{Workers: 4, ActionTimeout: 2 * time.Minute},
 		Policy:     Policy{OwnNamespace: os.Getenv("POD_NAMESPACE")},
 		Audit:      Audit{Retention: 90 * 24 * time.Hour, CleanupInterval: time.Hour},
 		Server: Server{
@@ -305,6 +308,9 @@ func Load(path string, catalog *remediations.Catalog) (*Config, error) {
 		if err := runbook.DecodeStrict(data, &cfg); err != nil {
 			return nil, runbook.FileError(path, err)
 		}
+	}
+	if cfg.Dispatcher.HistorySize != 0 {
+		cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("%s: dispatcher.history_size is no longer used and can be removed: the audit history is durable and kept for audit.retention", nameOr(path)))
 	}
 	if err := cfg.applyEnvAudit(os.Getenv); err != nil {
 		return nil, fmt.Errorf("%s: %w", nameOr(path), err)

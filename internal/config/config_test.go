@@ -76,6 +76,34 @@ runbooks:
 	}
 }
 
+// A setting that no longer does anything still loads, with a warning that
+// names the file; a file without it gets none.
+func TestRetiredSettingWarns(t *testing.T) {
+	for _, tc := range []struct {
+		name, yml string
+		want      []string
+	}{
+		{"history_size set", "dispatcher: {workers: 2, history_size: 500}\n", []string{"dispatcher.history_size is no longer used"}},
+		{"not set", "dispatcher: {workers: 2}\n", nil},
+		{"no file", "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := load(t, tc.yml)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cfg.Warnings) != len(tc.want) {
+				t.Fatalf("warnings %q, want %d", cfg.Warnings, len(tc.want))
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(cfg.Warnings[i], w) || !strings.Contains(cfg.Warnings[i], "remediator.yaml") {
+					t.Errorf("warning %q, want it to say %q and name the file", cfg.Warnings[i], w)
+				}
+			}
+		})
+	}
+}
+
 func TestInvalidConfig(t *testing.T) {
 	tests := []struct {
 		name, yml, want string
