@@ -2,8 +2,6 @@ package dispatch_test
 
 import (
 	"context"
-	"crypto/rand"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,27 +32,8 @@ func incidentReplicas(t *testing.T, backend string, clk *testClock) (state.Store
 		m := state.NewMemory(clk.Now)
 		return m, m
 	}
-	prefix := "remediator-test:" + strings.ToLower(rand.Text()[:12]) + ":"
-	var out []*state.Redis
-	for range 2 {
-		r, err := state.NewRedis(state.RedisOptions{URL: "redis://" + testRedisAddr() + "/0", Prefix: prefix, Clock: clk.Now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Ping(context.Background()); err != nil {
-			t.Fatalf("this test needs a real Redis at %s (set REMEDIATOR_TEST_REDIS_ADDR): %v", testRedisAddr(), err)
-		}
-		out = append(out, r)
-	}
-	t.Cleanup(func() {
-		if err := out[0].DeletePrefix(context.Background()); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-		for _, r := range out {
-			_ = r.Close()
-		}
-	})
-	return out[0], out[1]
+	r := redisReplicas(t, 2, func(o *state.RedisOptions) { o.Clock = clk.Now })
+	return r[0], r[1]
 }
 
 // TestIncidentEscalation follows one HighCPUUsage incident (the shipped

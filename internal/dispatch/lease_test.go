@@ -2,7 +2,6 @@ package dispatch_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"strings"
 	"testing"
@@ -44,24 +43,11 @@ func (l *lockThief) Execute(ctx context.Context, a remediations.Action, _ remedi
 // A running action whose target lock is lost is stopped: another replica
 // may take the lock and act on the same target from then on.
 func TestActionStopsWhenTargetLockIsLost(t *testing.T) {
-	prefix := "remediator-test:" + strings.ToLower(rand.Text()[:12]) + ":"
-	st, err := state.NewRedis(state.RedisOptions{URL: "redis://" + testRedisAddr() + "/0", Prefix: prefix, LockTTL: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Ping(context.Background()); err != nil {
-		t.Fatalf("this test needs a real Redis at %s (set REMEDIATOR_TEST_REDIS_ADDR): %v", testRedisAddr(), err)
-	}
-	t.Cleanup(func() {
-		if err := st.DeletePrefix(context.Background()); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-		_ = st.Close()
-	})
+	st := redisReplicas(t, 1, func(o *state.RedisOptions) { o.LockTTL = 300 * time.Millisecond })[0]
 	raw := goredis.NewClient(&goredis.Options{Addr: testRedisAddr()})
 	t.Cleanup(func() { _ = raw.Close() })
 
-	exec := &lockThief{raw: raw, lockKey: prefix + "lock:Deployment/shop/web", cause: make(chan error, 1)}
+	exec := &lockThief{raw: raw, lockKey: st.Prefix() + "lock:Deployment/shop/web", cause: make(chan error, 1)}
 	p := &dispatch.Processor{
 		Runbooks: defaultRunbooks(t), Policy: engine(t), State: st, Executor: exec,
 		Log: discard(), Metrics: dispatch.NewMetrics(nil),

@@ -43,7 +43,7 @@ func defaultRunbooks(t testing.TB) *runbook.Set {
 	return set
 }
 
-func engine(t *testing.T, opts ...policies.Option) *policies.Engine {
+func engine(t testing.TB, opts ...policies.Option) *policies.Engine {
 	t.Helper()
 	e, err := policies.New(context.Background(), opts...)
 	if err != nil {

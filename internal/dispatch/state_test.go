@@ -24,14 +24,19 @@ func testRedisAddr() string {
 	return "127.0.0.1:6379"
 }
 
-// redisReplicas returns n Redis stores sharing one fresh prefix: n replicas.
-// The test fails (never skips) when the real Redis is unreachable.
-func redisReplicas(t testing.TB, n int) []*state.Redis {
+// redisReplicas returns n Redis stores sharing one fresh prefix: n replicas,
+// each with opts applied. The test fails (never skips) when the real Redis
+// is unreachable.
+func redisReplicas(t testing.TB, n int, opts ...func(*state.RedisOptions)) []*state.Redis {
 	t.Helper()
 	prefix := "remediator-test:" + strings.ToLower(rand.Text()[:12]) + ":"
 	var out []*state.Redis
 	for range n {
-		r, err := state.NewRedis(state.RedisOptions{URL: "redis://" + testRedisAddr() + "/0", Prefix: prefix})
+		o := state.RedisOptions{URL: "redis://" + testRedisAddr() + "/0", Prefix: prefix}
+		for _, f := range opts {
+			f(&o)
+		}
+		r, err := state.NewRedis(o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +143,7 @@ func BenchmarkProcess(b *testing.B) {
 			if name == "redis" {
 				st = redisReplicas(b, 1)[0]
 			}
-			p := redisProcessor(b, engineB(b), st)
+			p := redisProcessor(b, engine(b), st)
 			ctx := context.Background()
 			i := 0
 			decisions := 0
@@ -154,12 +159,4 @@ func BenchmarkProcess(b *testing.B) {
 			b.ReportMetric(float64(decisions)/b.Elapsed().Seconds(), "decisions/s")
 		})
 	}
-}
-
-func engineB(b *testing.B) *policies.Engine {
-	e, err := policies.New(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	return e
 }
