@@ -178,31 +178,41 @@ func TestPostgresEndToEnd(t *testing.T) {
 		t.Errorf("policy params %v: idle_seconds should stay 2 (min_idle_seconds 1)", p)
 	}
 
-	m := h.metrics()
-	for _, c := range []struct {
-		name   string
-		labels map[string]string
-		want   float64
-	}{
+	h.finishPostgres(t, &logs, b, "postgres acts on its configured targets", []scraped{
 		{"remediator_actions_total", map[string]string{"action": "postgres.terminate_idle", "result": "success"}, 1},
 		{"remediator_actions_total", map[string]string{"action": "postgres.terminate_idle", "result": "dry_run"}, 0},
 		{"remediator_investigations_total", map[string]string{"action": "postgres.connection_report", "result": "success"}, 1},
 		{"remediator_decisions_total", map[string]string{"action": "postgres.terminate_idle", "allowed": "true"}, 1},
 		{"remediator_alerts_processed_total", map[string]string{"runbook": "PostgresTooManyConnections", "outcome": "executed"}, 1},
-	} {
+	})
+}
+
+// scraped is a metric series and the value it must have.
+type scraped struct {
+	name   string
+	labels map[string]string
+	want   float64
+}
+
+// finishPostgres checks the daemon's metrics, stops it, and checks that the
+// DSN's password shows in none of the metrics, the recorded outcome and the
+// logs, and that the start-up log says how the postgres backend runs.
+func (h *harness) finishPostgres(t *testing.T, logs *syncBuffer, record []byte, startup string, want []scraped) {
+	t.Helper()
+	m := h.metrics()
+	for _, c := range want {
 		if got := metricstest.Scraped(t, m, c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-
 	h.stop()
-	for what, s := range map[string]string{"metrics": m, "recorded outcome": string(b), "logs": logs.String()} {
+	for what, s := range map[string]string{"metrics": m, "recorded outcome": string(record), "logs": logs.String()} {
 		if strings.Contains(s, e2ePassword) {
 			t.Errorf("the DSN's password is in the %s", what)
 		}
 	}
-	if !strings.Contains(logs.String(), "postgres acts on its configured targets") {
-		t.Errorf("no start-up line saying postgres acts:\n%s", logs.String())
+	if !strings.Contains(logs.String(), startup) {
+		t.Errorf("no start-up line saying %q:\n%s", startup, logs.String())
 	}
 }
 
@@ -264,30 +274,12 @@ func TestPostgresDryRunEndToEnd(t *testing.T) {
 		t.Errorf("skipped by reason: %v", got)
 	}
 
-	m := h.metrics()
-	for _, c := range []struct {
-		name   string
-		labels map[string]string
-		want   float64
-	}{
+	h.finishPostgres(t, &logs, b, "postgres is in dry-run", []scraped{
 		{"remediator_actions_total", map[string]string{"action": "postgres.terminate_idle", "result": "dry_run"}, 1},
 		{"remediator_actions_total", map[string]string{"action": "postgres.terminate_idle", "result": "success"}, 0},
 		{"remediator_investigations_total", map[string]string{"action": "postgres.connection_report", "result": "success"}, 1},
 		{"remediator_alerts_processed_total", map[string]string{"runbook": "PostgresTooManyConnections", "outcome": "planned"}, 1},
-	} {
-		if got := metricstest.Scraped(t, m, c.name, c.labels); got != c.want {
-			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
-		}
-	}
-	h.stop()
-	for what, s := range map[string]string{"metrics": m, "recorded outcome": string(b), "logs": logs.String()} {
-		if strings.Contains(s, e2ePassword) {
-			t.Errorf("the DSN's password is in the %s", what)
-		}
-	}
-	if !strings.Contains(logs.String(), "postgres is in dry-run") {
-		t.Errorf("no start-up line saying postgres is in dry-run:\n%s", logs.String())
-	}
+	})
 }
 
 // TestPostgresUnreachableEndToEnd: with the database down, the alert's
