@@ -28,6 +28,7 @@ func (l *lockThief) Execute(ctx context.Context, a remediations.Action, _ remedi
 		return remediations.Result{}, nil // evidence, taken without the lock
 	}
 	if err := l.raw.Del(ctx, l.lockKey).Err(); err != nil {
+		l.cause <- context.Cause(ctx) // nil unless the lock was lost already
 		return remediations.Result{}, err
 	}
 	select {
