@@ -243,11 +243,12 @@ func (r *Redis) Release(ctx context.Context, keys []string) error {
 
 // unlockScript deletes the lock if ARGV[1] still owns it, and publishes its
 // key on channel ARGV[2] so that waiters on every replica try it at once.
-// (The channel is an argument, not a key: channels have no slot.)
+// (The channel is an argument, not a key: channels have no slot.) A refused
+// PUBLISH (an ACL) is ignored: waiters then find the lock free by polling.
 var unlockScript = goredis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', ARGV[2], KEYS[1])
+  redis.pcall('PUBLISH', ARGV[2], KEYS[1])
   return 1
 end
 return 0`)
