@@ -2,6 +2,8 @@ package state
 
 import (
 	"context"
+	"crypto/rand"
+	"strings"
 	"testing"
 	"time"
 )
@@ -112,5 +114,50 @@ func TestRedisLocalQueue(t *testing.T) {
 	r.local.mu.Unlock()
 	if n != 0 {
 		t.Errorf("%d keys still held locally after every holder unlocked", n)
+	}
+}
+
+// With pub/sub refused by an ACL (no channel permissions), locks still
+// work: the unlock script's PUBLISH is ignored, SUBSCRIBE fails once, and a
+// waiter finds the lock free by polling.
+func TestRedisLocksWithoutPubSubPermission(t *testing.T) {
+	ctx := context.Background()
+	prefix := testPrefix(t)
+	admin := newTestRedis(t, prefix, nil)
+	user := "remediator-test-" + strings.ToLower(rand.Text()[:8])
+	must(t, admin.client.Do(ctx, "ACL", "SETUSER", user, "on", ">pw", "~*", "resetchannels", "+@all").Err())
+	t.Cleanup(func() { admin.client.Do(context.Background(), "ACL", "DELUSER", user) })
+	restricted := func() *Redis {
+		return newTestRedis(t, prefix, func(o *RedisOptions) {
+			o.URL = "redis://" + user + ":pw@" + testRedisAddr() + "/0"
+		})
+	}
+	holder, waiter := restricted(), restricted()
+
+	held, err := holder.Lock(ctx, "k")
+	must(t, err)
+	got := make(chan error, 1)
+	go func() {
+		l, err := waiter.Lock(ctx, "k")
+		if err == nil {
+			err = l.Unlock()
+		}
+		got <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if err := held.Unlock(); err != nil {
+		t.Fatalf("unlock with PUBLISH refused: %v", err)
+	}
+	select {
+	case err := <-got:
+		must(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the waiter never took the released lock")
+	}
+	waiter.waker.mu.Lock()
+	subscribed := waiter.waker.ps != nil
+	waiter.waker.mu.Unlock()
+	if subscribed {
+		t.Error("the waiter subscribed although the ACL grants no channel")
 	}
 }
