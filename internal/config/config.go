@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -197,10 +198,30 @@ type Audit struct {
 	// intents of vanished replicas are marked interrupted (default 1h).
 	CleanupInterval time.Duration `yaml:"cleanup_interval"`
 	// InstanceID names this replica in the history (default: the host
-	// name). Give each replica its own, stable across restarts where
-	// possible (a StatefulSet pod name): a restart then marks its previous
-	// incarnation's unfinished actions interrupted at once.
+	// name and the listen port, see AuditInstance). Give each replica its
+	// own, stable across restarts where possible (a StatefulSet pod name):
+	// a restart then marks its previous incarnation's unfinished actions
+	// interrupted at once.
 	InstanceID string `yaml:"instance_id"`
+}
+
+// AuditInstance is this process's instance id in the audit history:
+// audit.instance_id, else host:port, the host name and the port it listens
+// on. The port keeps two processes on one host apart (they cannot share
+// it), so that one does not take the other's running actions for its own
+// dead incarnation's; both parts stay the same across a restart.
+func (c *Config) AuditInstance() string {
+	if c.Audit.InstanceID != "" {
+		return c.Audit.InstanceID
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "remediator"
+	}
+	if _, port, err := net.SplitHostPort(c.ListenAddress); err == nil && port != "" {
+		return net.JoinHostPort(host, port)
+	}
+	return host
 }
 
 // Source returns the configured DSN ("" for the default SQLite file).

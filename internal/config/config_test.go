@@ -104,6 +104,30 @@ func TestRetiredSettingWarns(t *testing.T) {
 	}
 }
 
+// The audit instance id: the configured one, else host name and listen
+// port, so co-located processes differ and a restart keeps its id.
+func TestAuditInstance(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		listen, id, want string
+	}{
+		{"127.0.0.1:9095", "web-1", "web-1"},
+		{"127.0.0.1:9095", "", host + ":9095"},
+		{":9096", "", host + ":9096"},
+		{"[::1]:9097", "", host + ":9097"},
+		{"not-an-address", "", host},
+	} {
+		cfg := config.Default()
+		cfg.ListenAddress, cfg.Audit.InstanceID = tc.listen, tc.id
+		if got := cfg.AuditInstance(); got != tc.want {
+			t.Errorf("listen %q, instance_id %q: AuditInstance() = %q, want %q", tc.listen, tc.id, got, tc.want)
+		}
+	}
+}
+
 func TestInvalidConfig(t *testing.T) {
 	tests := []struct {
 		name, yml, want string

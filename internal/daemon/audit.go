@@ -42,7 +42,7 @@ func OpenAudit(ctx context.Context, cfg *config.Config, log *slog.Logger) (*audi
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := audit.Open(ctx, dsn, audit.Options{Instance: cfg.Audit.InstanceID, Logger: log.With("component", "audit")})
+	s, err := audit.Open(ctx, dsn, audit.Options{Instance: cfg.AuditInstance(), Logger: log.With("component", "audit")})
 	if err != nil {
 		return nil, nil, err
 	}

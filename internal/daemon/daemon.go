@@ -130,7 +130,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	}
 	history := opts.Audit
 	if history == nil {
-		history, err = audit.Open(ctx, audit.Memory, audit.Options{Instance: cfg.Audit.InstanceID, Logger: log})
+		history, err = audit.Open(ctx, audit.Memory, audit.Options{Instance: cfg.AuditInstance(), Logger: log})
 		if err != nil {
 			return nil, err
 		}
