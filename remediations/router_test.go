@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/remediator/remediator/internal/pgtest"
+	"github.com/remediator/remediator/internal/redistest"
 	"github.com/remediator/remediator/remediations"
 	"github.com/remediator/remediator/remediations/kubernetes"
 	"github.com/remediator/remediator/remediations/postgres"
@@ -38,13 +39,6 @@ func secretFile(t *testing.T, content string) string {
 	return p
 }
 
-func redisAddr() string {
-	if a := os.Getenv("REMEDIATOR_TEST_REDIS_ADDR"); a != "" {
-		return a
-	}
-	return "127.0.0.1:6379"
-}
-
 // TestRouter: a configured backend target acts; an unconfigured target and
 // a backend without an executor plan; in global dry-run, on a configured
 // target, an investigation runs and a resolution is previewed (read-only,
@@ -60,7 +54,7 @@ func TestRouter(t *testing.T) {
 	}
 	t.Cleanup(pg.Close)
 	rd, err := redis.NewExecutor(ctx, map[string]redis.TargetConfig{
-		"cache": {URLFile: secretFile(t, "redis://"+redisAddr()+"/0")},
+		"cache": {URLFile: secretFile(t, "redis://"+redistest.Addr()+"/0")},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,21 +12,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/remediator/remediator/internal/metricstest"
+	"github.com/remediator/remediator/internal/redistest"
 	"github.com/remediator/remediator/internal/state"
 )
-
-func testRedisAddr() string {
-	if a := os.Getenv("REMEDIATOR_TEST_REDIS_ADDR"); a != "" {
-		return a
-	}
-	return "127.0.0.1:6379"
-}
 
 // replica is one `remediator serve` process.
 type replica struct {
@@ -53,7 +45,7 @@ func startReplica(t *testing.T, bin, cfgFile, policyDir, logFile string) *replic
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve", "--config="+cfgFile, "--policy-dir="+policyDir, "--listen-address="+addr, "--log-level=warn")
-	cmd.Env = append(os.Environ(), "REMEDIATOR_AUTH_TOKEN="+replicaToken, "REMEDIATOR_STATE_REDIS_URL=redis://"+testRedisAddr()+"/0")
+	cmd.Env = append(os.Environ(), "REMEDIATOR_AUTH_TOKEN="+replicaToken, "REMEDIATOR_STATE_REDIS_URL=redis://"+redistest.Addr()+"/0")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -136,8 +128,8 @@ func alertPayload(fingerprint, deployment string) []byte {
 // action beyond the global limit, though many targets are decided at once
 // on two replicas.
 func TestTwoReplicas(t *testing.T) {
-	if c, err := net.DialTimeout("tcp", testRedisAddr(), 2*time.Second); err != nil {
-		t.Fatalf("this test needs a real Redis at %s (set REMEDIATOR_TEST_REDIS_ADDR): %v", testRedisAddr(), err)
+	if c, err := net.DialTimeout("tcp", redistest.Addr(), 2*time.Second); err != nil {
+		t.Fatalf("this test needs a real Redis at %s (set REMEDIATOR_TEST_REDIS_ADDR): %v", redistest.Addr(), err)
 	} else {
 		_ = c.Close()
 	}
@@ -154,8 +146,8 @@ func TestTwoReplicas(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	prefix := "remediator-test:" + strings.ToLower(rand.Text()[:12]) + ":"
-	st, err := state.NewRedis(state.RedisOptions{URL: "redis://" + testRedisAddr() + "/0", Prefix: prefix})
+	prefix := redistest.Prefix()
+	st, err := state.NewRedis(state.RedisOptions{URL: redistest.URL(), Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}

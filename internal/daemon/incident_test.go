@@ -3,10 +3,8 @@ package daemon_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/remediator/remediator/internal/daemon"
 	"github.com/remediator/remediator/internal/dispatch"
 	"github.com/remediator/remediator/internal/metricstest"
+	"github.com/remediator/remediator/internal/redistest"
 	"github.com/remediator/remediator/internal/state"
 	"github.com/remediator/remediator/remediations"
 )
@@ -50,15 +49,7 @@ func (g *gateExecutor) Execute(ctx context.Context, a remediations.Action, t rem
 func TestRedisOutageMidRun(t *testing.T) {
 	proxy := newRedisProxy(t)
 	proxy.setUp(true)
-	prefix := "remediator-test:" + strings.ToLower(rand.Text()[:12]) + ":"
-	st, err := state.NewRedis(state.RedisOptions{URL: "redis://" + proxy.addr() + "/0", Prefix: prefix, CallTimeout: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = st.Close()
-		cleanupRedisPrefix(t, prefix)
-	})
+	st := proxiedRedis(t, proxy)
 	gate := newGateExecutor()
 	h := startWith(t, func(c *config.Config) {
 		c.Dispatcher.Workers = 1
@@ -118,7 +109,7 @@ func TestRedisOutageMidRun(t *testing.T) {
 // counts (cooldowns, the per-target hourly limit), the dedupe keys and the
 // incidents outlive the daemon: each restart sees the earlier runs.
 func TestRedisStateSurvivesRestart(t *testing.T) {
-	prefix := "remediator-test:" + strings.ToLower(rand.Text()[:12]) + ":"
+	prefix := redistest.Prefix()
 	t.Cleanup(func() { cleanupRedisPrefix(t, prefix) })
 	cpu := sample(t, "high-cpu.json")
 	withFingerprint := func(fp string) []byte {
@@ -139,12 +130,12 @@ func TestRedisStateSurvivesRestart(t *testing.T) {
 		{"a fourth: the hourly per-target limit", withFingerprint("b4"), 1, dispatch.StatusDenied, 0, []string{"cooldown", "rate_limit_target"}},
 	} {
 		// A new daemon, and a new store client, for every step.
-		st, err := state.NewRedis(state.RedisOptions{URL: "redis://" + testRedisAddr() + "/0", Prefix: prefix})
+		st, err := state.NewRedis(state.RedisOptions{URL: redistest.URL(), Prefix: prefix})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := st.Ping(context.Background()); err != nil {
-			t.Fatalf("this test needs a real Redis at %s: %v", testRedisAddr(), err)
+			t.Fatalf("this test needs a real Redis at %s: %v", redistest.Addr(), err)
 		}
 		h := startWith(t, nil, daemon.Options{State: st}, true)
 		r := h.post(step.body, "Bearer "+token)

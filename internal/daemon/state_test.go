@@ -2,11 +2,9 @@ package daemon_test
 
 import (
 	"context"
-	"crypto/rand"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,17 +14,9 @@ import (
 	"github.com/remediator/remediator/internal/config"
 	"github.com/remediator/remediator/internal/daemon"
 	"github.com/remediator/remediator/internal/dispatch"
+	"github.com/remediator/remediator/internal/redistest"
 	"github.com/remediator/remediator/internal/state"
 )
-
-// testRedisAddr is the real Redis the tests use; they fail, not skip, when it
-// is unreachable.
-func testRedisAddr() string {
-	if a := os.Getenv("REMEDIATOR_TEST_REDIS_ADDR"); a != "" {
-		return a
-	}
-	return "127.0.0.1:6379"
-}
 
 // redisProxy forwards connections to the test Redis while up; while down it
 // cuts the connections it forwarded and holds new ones without a word (the
@@ -46,7 +36,7 @@ func newRedisProxy(t *testing.T) *redisProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &redisProxy{ln: ln, backend: testRedisAddr()}
+	p := &redisProxy{ln: ln, backend: redistest.Addr()}
 	t.Cleanup(func() {
 		_ = ln.Close()
 		p.setUp(false)
@@ -100,21 +90,13 @@ func (p *redisProxy) serve() {
 // store comes back it becomes ready and processes alerts by itself.
 func TestRedisStateOutage(t *testing.T) {
 	// The real Redis must be there for the recovery half: fail clearly if not.
-	if c, err := net.DialTimeout("tcp", testRedisAddr(), 2*time.Second); err != nil {
-		t.Fatalf("this test needs a real Redis at %s (set REMEDIATOR_TEST_REDIS_ADDR): %v", testRedisAddr(), err)
+	if c, err := net.DialTimeout("tcp", redistest.Addr(), 2*time.Second); err != nil {
+		t.Fatalf("this test needs a real Redis at %s (set REMEDIATOR_TEST_REDIS_ADDR): %v", redistest.Addr(), err)
 	} else {
 		_ = c.Close()
 	}
 	proxy := newRedisProxy(t)
-	prefix := "remediator-test:" + strings.ToLower(rand.Text()[:12]) + ":"
-	st, err := state.NewRedis(state.RedisOptions{URL: "redis://" + proxy.addr() + "/0", Prefix: prefix, CallTimeout: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = st.Close()
-		cleanupRedisPrefix(t, prefix)
-	})
+	st := proxiedRedis(t, proxy)
 
 	h := startWith(t, nil, daemon.Options{State: st, StateHealthInterval: 100 * time.Millisecond}, false)
 
@@ -184,7 +166,7 @@ func TestOpenState(t *testing.T) {
 		t.Fatalf("no state config: %T, want memory", st)
 	}
 
-	t.Setenv("REMEDIATOR_TEST_STATE_URL", "redis://:hunter2@"+testRedisAddr()+"/0")
+	t.Setenv("REMEDIATOR_TEST_STATE_URL", "redis://:hunter2@"+redistest.Addr()+"/0")
 	cfg.State = config.State{RedisURLEnv: "REMEDIATOR_TEST_STATE_URL", Prefix: "remediator-test-open:"}
 	st, closeSt, err = daemon.OpenState(context.Background(), cfg, nil)
 	if err != nil {
@@ -202,8 +184,25 @@ func TestOpenState(t *testing.T) {
 	}
 }
 
+// proxiedRedis is a Redis store reached through proxy, under a fresh prefix
+// that is deleted when the test ends; a short call timeout makes a cut
+// proxy fail its calls promptly.
+func proxiedRedis(t *testing.T, proxy *redisProxy) *state.Redis {
+	t.Helper()
+	prefix := redistest.Prefix()
+	st, err := state.NewRedis(state.RedisOptions{URL: "redis://" + proxy.addr() + "/0", Prefix: prefix, CallTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = st.Close()
+		cleanupRedisPrefix(t, prefix)
+	})
+	return st
+}
+
 func cleanupRedisPrefix(t *testing.T, prefix string) {
-	st, err := state.NewRedis(state.RedisOptions{URL: "redis://" + testRedisAddr() + "/0", Prefix: prefix})
+	st, err := state.NewRedis(state.RedisOptions{URL: redistest.URL(), Prefix: prefix})
 	if err != nil {
 		t.Error(err)
 		return

@@ -10,6 +10,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/remediator/remediator/internal/dispatch"
+	"github.com/remediator/remediator/internal/redistest"
 	"github.com/remediator/remediator/internal/state"
 	"github.com/remediator/remediator/remediations"
 )
@@ -45,7 +46,7 @@ func (l *lockThief) Execute(ctx context.Context, a remediations.Action, _ remedi
 // may take the lock and act on the same target from then on.
 func TestActionStopsWhenTargetLockIsLost(t *testing.T) {
 	st := redisReplicas(t, 1, func(o *state.RedisOptions) { o.LockTTL = 300 * time.Millisecond })[0]
-	raw := goredis.NewClient(&goredis.Options{Addr: testRedisAddr()})
+	raw := goredis.NewClient(&goredis.Options{Addr: redistest.Addr()})
 	t.Cleanup(func() { _ = raw.Close() })
 
 	exec := &lockThief{raw: raw, lockKey: st.Prefix() + "lock:Deployment/shop/web", cause: make(chan error, 1)}

@@ -2,9 +2,7 @@ package dispatch_test
 
 import (
 	"context"
-	"crypto/rand"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,27 +10,21 @@ import (
 	"time"
 
 	"github.com/remediator/remediator/internal/dispatch"
+	"github.com/remediator/remediator/internal/redistest"
 	"github.com/remediator/remediator/internal/state"
 	"github.com/remediator/remediator/policies"
 	"github.com/remediator/remediator/remediations"
 )
-
-func testRedisAddr() string {
-	if a := os.Getenv("REMEDIATOR_TEST_REDIS_ADDR"); a != "" {
-		return a
-	}
-	return "127.0.0.1:6379"
-}
 
 // redisReplicas returns n Redis stores sharing one fresh prefix: n replicas,
 // each with opts applied. The test fails (never skips) when the real Redis
 // is unreachable.
 func redisReplicas(t testing.TB, n int, opts ...func(*state.RedisOptions)) []*state.Redis {
 	t.Helper()
-	prefix := "remediator-test:" + strings.ToLower(rand.Text()[:12]) + ":"
+	prefix := redistest.Prefix()
 	var out []*state.Redis
 	for range n {
-		o := state.RedisOptions{URL: "redis://" + testRedisAddr() + "/0", Prefix: prefix}
+		o := state.RedisOptions{URL: redistest.URL(), Prefix: prefix}
 		for _, f := range opts {
 			f(&o)
 		}
@@ -41,7 +33,7 @@ func redisReplicas(t testing.TB, n int, opts ...func(*state.RedisOptions)) []*st
 			t.Fatal(err)
 		}
 		if err := r.Ping(context.Background()); err != nil {
-			t.Fatalf("this test needs a real Redis at %s (set REMEDIATOR_TEST_REDIS_ADDR): %v", testRedisAddr(), err)
+			t.Fatalf("this test needs a real Redis at %s (set REMEDIATOR_TEST_REDIS_ADDR): %v", redistest.Addr(), err)
 		}
 		out = append(out, r)
 	}

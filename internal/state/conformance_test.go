@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/remediator/remediator/internal/redistest"
 )
 
 // suiteOpts are what a conformance case needs of the stores it gets.
@@ -41,7 +43,7 @@ func redisImpl() impl {
 	return impl{
 		name: "redis",
 		replicas: func(t *testing.T, o suiteOpts) (Store, Store) {
-			prefix := testPrefix(t)
+			prefix := redistest.Prefix()
 			mk := func() *Redis {
 				r := newTestRedis(t, prefix, func(ro *RedisOptions) { ro.LockTTL = o.lockTTL })
 				if o.window > 0 {

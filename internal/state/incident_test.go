@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/remediator/remediator/internal/redistest"
 )
 
 // incidentCases are the conformance cases for Incidents. They never sleep:
@@ -209,7 +211,7 @@ func TestMemoryIncidentClock(t *testing.T) {
 // the open retention while open, the closed one once closed.
 func TestRedisIncidentKeys(t *testing.T) {
 	ctx := context.Background()
-	prefix := testPrefix(t)
+	prefix := redistest.Prefix()
 	r := newTestRedis(t, prefix, nil)
 	_, _, err := r.OpenIncident(ctx, "fp/2026-11-25T08:00:00Z", "HighCPUUsage")
 	must(t, err)

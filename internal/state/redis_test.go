@@ -2,13 +2,11 @@ package state
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,30 +14,18 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/remediator/remediator/internal/redistest"
 )
 
 var _ Store = (*Redis)(nil)
-
-// testRedisAddr is the Redis the tests use: a real server, never a fake.
-func testRedisAddr() string {
-	if a := os.Getenv("REMEDIATOR_TEST_REDIS_ADDR"); a != "" {
-		return a
-	}
-	return "127.0.0.1:6379"
-}
-
-// testPrefix is a prefix of the test's own, so tests run in parallel (and
-// beside a real deployment) without seeing each other's keys.
-func testPrefix(t testing.TB) string {
-	return "remediator-test:" + strings.ToLower(rand.Text()[:12]) + ":"
-}
 
 // newTestRedis returns a store on the test Redis; the test fails (it does not
 // skip) when that Redis is unreachable. Every key under prefix is deleted
 // when the test ends.
 func newTestRedis(t testing.TB, prefix string, mutate func(*RedisOptions)) *Redis {
 	t.Helper()
-	o := RedisOptions{URL: "redis://" + testRedisAddr() + "/0", Prefix: prefix, CallTimeout: 2 * time.Second}
+	o := RedisOptions{URL: redistest.URL(), Prefix: prefix, CallTimeout: 2 * time.Second}
 	if mutate != nil {
 		mutate(&o)
 	}
@@ -48,7 +34,7 @@ func newTestRedis(t testing.TB, prefix string, mutate func(*RedisOptions)) *Redi
 		t.Fatal(err)
 	}
 	if err := r.Ping(context.Background()); err != nil {
-		t.Fatalf("the state tests need a real Redis at %s (set REMEDIATOR_TEST_REDIS_ADDR to use another): %v", testRedisAddr(), err)
+		t.Fatalf("the state tests need a real Redis at %s (set REMEDIATOR_TEST_REDIS_ADDR to use another): %v", redistest.Addr(), err)
 	}
 	t.Cleanup(func() {
 		cleanupPrefix(t, prefix)
@@ -60,7 +46,7 @@ func newTestRedis(t testing.TB, prefix string, mutate func(*RedisOptions)) *Redi
 // cleanupPrefix deletes every key under prefix, with a client of its own
 // (the test may have closed the store's).
 func cleanupPrefix(t testing.TB, prefix string) {
-	r, err := NewRedis(RedisOptions{URL: "redis://" + testRedisAddr() + "/0", Prefix: prefix})
+	r, err := NewRedis(RedisOptions{URL: redistest.URL(), Prefix: prefix})
 	if err != nil {
 		t.Error(err)
 		return
@@ -76,7 +62,7 @@ func textLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(
 func TestRedisLockLostWhileHeld(t *testing.T) {
 	ctx := context.Background()
 	var logs strings.Builder
-	r := newTestRedis(t, testPrefix(t), func(o *RedisOptions) {
+	r := newTestRedis(t, redistest.Prefix(), func(o *RedisOptions) {
 		o.LockTTL = 300 * time.Millisecond
 		o.Logger = textLogger(&logs)
 	})
@@ -115,7 +101,7 @@ func TestRedisLockLostWhileHeld(t *testing.T) {
 // a TTL, and another prefix is another deployment.
 func TestRedisKeys(t *testing.T) {
 	ctx := context.Background()
-	prefix := testPrefix(t)
+	prefix := redistest.Prefix()
 	r := newTestRedis(t, prefix, nil)
 	reserve(t, r, time.Hour, "alert-1")
 	must(t, r.RecordAction(ctx, "Deployment/shop/cart", "kubernetes.scale", false))
@@ -155,7 +141,7 @@ func TestRedisKeys(t *testing.T) {
 		t.Errorf("%d keys, want %d: %v", len(keys), len(want), keys)
 	}
 
-	other := newTestRedis(t, testPrefix(t), nil)
+	other := newTestRedis(t, redistest.Prefix(), nil)
 	if got := reserve(t, other, time.Hour, "alert-1"); !got[0] {
 		t.Error("a store with another prefix saw this one's dedupe key")
 	}
@@ -250,7 +236,7 @@ func TestNewRedisURLErrors(t *testing.T) {
 }
 
 func benchStores(b *testing.B) map[string]Store {
-	return map[string]Store{"memory": NewMemory(nil), "redis": newTestRedis(b, testPrefix(b), nil)}
+	return map[string]Store{"memory": NewMemory(nil), "redis": newTestRedis(b, redistest.Prefix(), nil)}
 }
 
 func BenchmarkReserve(b *testing.B) {
@@ -326,7 +312,7 @@ func BenchmarkLockUnlock(b *testing.B) {
 func BenchmarkLockContended(b *testing.B) {
 	for _, perCPU := range []int{1, 4} {
 		b.Run(fmt.Sprintf("goroutines=%dxGOMAXPROCS", perCPU), func(b *testing.B) {
-			prefix := testPrefix(b)
+			prefix := redistest.Prefix()
 			replicas := []*Redis{newTestRedis(b, prefix, nil), newTestRedis(b, prefix, nil)}
 			var (
 				next  atomic.Int64

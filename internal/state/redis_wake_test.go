@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/remediator/remediator/internal/redistest"
 )
 
 // waiting reports how many goroutines of r wait in Redis for lock key lk.
@@ -20,7 +22,7 @@ func (r *Redis) waiting(lk string) int {
 // an hour away, so only the wake-up can hand it over.
 func TestRedisUnlockWakesWaitersOnOtherReplicas(t *testing.T) {
 	ctx := context.Background()
-	prefix := testPrefix(t)
+	prefix := redistest.Prefix()
 	holder := newTestRedis(t, prefix, nil)
 	waiter := newTestRedis(t, prefix, nil)
 	waiter.pollMin, waiter.pollMax = time.Hour, time.Hour
@@ -55,7 +57,7 @@ func TestRedisUnlockWakesWaitersOnOtherReplicas(t *testing.T) {
 // wait) a waiter still gets the lock by polling.
 func TestRedisLockPollsWithoutSubscription(t *testing.T) {
 	ctx := context.Background()
-	prefix := testPrefix(t)
+	prefix := redistest.Prefix()
 	holder := newTestRedis(t, prefix, nil)
 	waiter := newTestRedis(t, prefix, nil)
 	must(t, waiter.waker.close()) // waits from now on never subscribe
@@ -84,7 +86,7 @@ func TestRedisLockPollsWithoutSubscription(t *testing.T) {
 // whose context ends while queued gives up cleanly, and the next one takes
 // the key once it is released.
 func TestRedisLocalQueue(t *testing.T) {
-	prefix := testPrefix(t)
+	prefix := redistest.Prefix()
 	r := newTestRedis(t, prefix, nil)
 	held, err := r.Lock(context.Background(), "k")
 	must(t, err)
@@ -122,14 +124,14 @@ func TestRedisLocalQueue(t *testing.T) {
 // waiter finds the lock free by polling.
 func TestRedisLocksWithoutPubSubPermission(t *testing.T) {
 	ctx := context.Background()
-	prefix := testPrefix(t)
+	prefix := redistest.Prefix()
 	admin := newTestRedis(t, prefix, nil)
 	user := "remediator-test-" + strings.ToLower(rand.Text()[:8])
 	must(t, admin.client.Do(ctx, "ACL", "SETUSER", user, "on", ">pw", "~*", "resetchannels", "+@all").Err())
 	t.Cleanup(func() { admin.client.Do(context.Background(), "ACL", "DELUSER", user) })
 	restricted := func() *Redis {
 		return newTestRedis(t, prefix, func(o *RedisOptions) {
-			o.URL = "redis://" + user + ":pw@" + testRedisAddr() + "/0"
+			o.URL = "redis://" + user + ":pw@" + redistest.Addr() + "/0"
 		})
 	}
 	holder, waiter := restricted(), restricted()

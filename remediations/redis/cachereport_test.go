@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/remediator/remediator/internal/redistest"
 	"github.com/remediator/remediator/remediations"
 	"github.com/remediator/remediator/remediations/redis"
 )
@@ -72,7 +73,7 @@ func TestCacheReport(t *testing.T) {
 		{"lag only with replicas", (ev.ConnectedReplicas == 0) == (ev.ReplicationLagSeconds == nil), ev.ReplicationLagSeconds},
 		{"nothing missing", len(ev.Missing) == 0, ev.Missing},
 		{"connection", ev.Connection == "default", ev.Connection},
-		{"addr without credentials", ev.Addr == testAddr()+"/0", ev.Addr},
+		{"addr without credentials", ev.Addr == redistest.Addr()+"/0", ev.Addr},
 	} {
 		if !tc.ok {
 			t.Errorf("%s: got %v", tc.name, tc.got)

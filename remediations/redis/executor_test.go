@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/remediator/remediator/internal/redistest"
 	"github.com/remediator/remediator/remediations"
 	"github.com/remediator/remediator/remediations/redis"
 )
@@ -25,9 +26,9 @@ func TestNewExecutorConfig(t *testing.T) {
 		env     string // value of REMEDIATOR_TEST_REDIS_URL_CFG, when set
 		wantErr string
 	}{
-		{name: "url_file", cfg: redis.TargetConfig{URLFile: urlFile(t, testURL())}},
-		{name: "url_env", cfg: redis.TargetConfig{URLEnv: "REMEDIATOR_TEST_REDIS_URL_CFG"}, env: testURL()},
-		{name: "pool and timeout", cfg: redis.TargetConfig{URLFile: urlFile(t, testURL()), PoolSize: 2, CallTimeout: time.Second}},
+		{name: "url_file", cfg: redis.TargetConfig{URLFile: urlFile(t, redistest.URL())}},
+		{name: "url_env", cfg: redis.TargetConfig{URLEnv: "REMEDIATOR_TEST_REDIS_URL_CFG"}, env: redistest.URL()},
+		{name: "pool and timeout", cfg: redis.TargetConfig{URLFile: urlFile(t, redistest.URL()), PoolSize: 2, CallTimeout: time.Second}},
 		{name: "no url", cfg: redis.TargetConfig{},
 			wantErr: `redis target "t": url_env or url_file is required (the URL holds the password, so it is not written in the config)`},
 		{name: "both", cfg: redis.TargetConfig{URLEnv: "X", URLFile: "y"},
@@ -42,9 +43,9 @@ func TestNewExecutorConfig(t *testing.T) {
 			wantErr: `redis target "t": invalid URL scheme "http" (want redis://[user:password@]host:port/db, or rediss:// for TLS)`},
 		{name: "bad db", cfg: redis.TargetConfig{URLFile: urlFile(t, "redis://127.0.0.1:6379/zero")},
 			wantErr: `redis target "t": invalid URL: redis: invalid database number: "zero"`},
-		{name: "negative pool", cfg: redis.TargetConfig{URLFile: urlFile(t, testURL()), PoolSize: -1},
+		{name: "negative pool", cfg: redis.TargetConfig{URLFile: urlFile(t, redistest.URL()), PoolSize: -1},
 			wantErr: `redis target "t": pool_size -1 is negative`},
-		{name: "negative timeout", cfg: redis.TargetConfig{URLFile: urlFile(t, testURL()), CallTimeout: -time.Second},
+		{name: "negative timeout", cfg: redis.TargetConfig{URLFile: urlFile(t, redistest.URL()), CallTimeout: -time.Second},
 			wantErr: `redis target "t": call_timeout -1s is negative`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,7 +76,7 @@ func TestNewExecutorConfig(t *testing.T) {
 }
 
 func TestConfigured(t *testing.T) {
-	url := urlFile(t, testURL())
+	url := urlFile(t, redistest.URL())
 	both := newExecutor(t, map[string]redis.TargetConfig{"default": {URLFile: url}, "sessions": {URLFile: url}}, nil)
 	namedOnly := newExecutor(t, map[string]redis.TargetConfig{"sessions": {URLFile: url}}, nil)
 	none := newExecutor(t, nil, nil)
@@ -238,8 +239,8 @@ func TestPasswordRedacted(t *testing.T) {
 	}{
 		{name: "unreachable", url: "redis://:" + password + "@127.0.0.1:1/0"},
 		{name: "unreachable with user", url: "redis://admin:" + password + "@127.0.0.1:1/0"},
-		{name: "server without password", url: "redis://:" + password + "@" + testAddr() + "/0"},
-		{name: "default user on server without password", url: "redis://default:" + password + "@" + testAddr() + "/0"},
+		{name: "server without password", url: "redis://:" + password + "@" + redistest.Addr() + "/0"},
+		{name: "default user on server without password", url: "redis://default:" + password + "@" + redistest.Addr() + "/0"},
 		{name: "unparsable port", url: "redis://:" + password + "@127.0.0.1:port/0", wantErr: "invalid URL (not shown, it may contain a password"},
 		{name: "bad escape in password", url: "redis://:" + password + "%zz@127.0.0.1:6379/0", wantErr: "invalid URL (not shown, it may contain a password"},
 		{name: "control character", url: "redis://:" + password + "\x7f@127.0.0.1:6379/0", wantErr: "invalid URL (not shown, it may contain a password"},

@@ -15,31 +15,21 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/remediator/remediator/internal/redistest"
 	"github.com/remediator/remediator/remediations/redis"
 )
-
-// testAddr is the Redis the tests use: the one every development and CI
-// machine runs (see ../shared/SERVICES.md), unless overridden.
-func testAddr() string {
-	if a := os.Getenv("REMEDIATOR_TEST_REDIS_ADDR"); a != "" {
-		return a
-	}
-	return "127.0.0.1:6379"
-}
-
-func testURL() string { return "redis://" + testAddr() + "/0" }
 
 // testClient is a plain client for setting up and checking keys behind the
 // executor's back. It fails the test, never skips it, when Redis is down: a
 // skipped backend test would let CI pass without testing the backend.
 func testClient(tb testing.TB) *goredis.Client {
 	tb.Helper()
-	c := goredis.NewClient(&goredis.Options{Addr: testAddr(), DB: 0, DialTimeout: 3 * time.Second})
+	c := goredis.NewClient(&goredis.Options{Addr: redistest.Addr(), DB: 0, DialTimeout: 3 * time.Second})
 	tb.Cleanup(func() { _ = c.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := c.Ping(ctx).Err(); err != nil {
-		tb.Fatalf("cannot reach the test Redis at %s (start it as ../shared/SERVICES.md says, or set REMEDIATOR_TEST_REDIS_ADDR): %v", testAddr(), err)
+		tb.Fatalf("cannot reach the test Redis at %s (start it as ../shared/SERVICES.md says, or set REMEDIATOR_TEST_REDIS_ADDR): %v", redistest.Addr(), err)
 	}
 	return c
 }
@@ -156,7 +146,7 @@ func newExecutor(tb testing.TB, targets map[string]redis.TargetConfig, log *slog
 func defaultExecutor(tb testing.TB) *redis.Executor {
 	tb.Helper()
 	return newExecutor(tb, map[string]redis.TargetConfig{
-		"default": {URLFile: urlFile(tb, testURL())},
+		"default": {URLFile: urlFile(tb, redistest.URL())},
 	}, nil)
 }
 
