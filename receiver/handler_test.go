@@ -238,19 +238,25 @@ func TestServeHTTPStatusCodes(t *testing.T) {
 	}
 }
 
+// want503 checks a refusal that asks the sender to retry: 503, Retry-After,
+// and an error that says why.
+func want503(t *testing.T, w *httptest.ResponseRecorder, why string) {
+	t.Helper()
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("code %d Retry-After %q, want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"))
+	}
+	if resp := decodeResponse(t, w); !strings.Contains(resp.Error, why) {
+		t.Errorf("error %q, want it to say %q", resp.Error, why)
+	}
+}
+
 // A notification that arrives while the daemon shuts down (the queue is
 // closed) gets a 503 that says so, and its keys are released for the retry
 // that the next replica or the restarted daemon takes.
 func TestQueueClosedRefusesAndReleases(t *testing.T) {
 	e := newEnv(t, 3, Options{})
 	e.q.Close()
-	w := e.post(t, readTestdata(t, "firing_high_cpu.json"))
-	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
-		t.Fatalf("code %d Retry-After %q, want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"))
-	}
-	if resp := decodeResponse(t, w); !strings.Contains(resp.Error, "shutting down") {
-		t.Errorf("error %q, want it to say the daemon is shutting down", resp.Error)
-	}
+	want503(t, e.post(t, readTestdata(t, "firing_high_cpu.json")), "shutting down")
 	if e.store.Len() != 0 {
 		t.Errorf("%d dedupe keys held after the refused alert", e.store.Len())
 	}
@@ -264,13 +270,7 @@ func TestQueueFullThenRetry(t *testing.T) {
 	if w := e.post(t, encodeMessage(t, testAlert("aa"), testAlert("bb"))); w.Code != 200 {
 		t.Fatalf("filling the queue: code %d", w.Code)
 	}
-	w := e.post(t, multi)
-	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
-		t.Fatalf("code %d Retry-After %q, want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"))
-	}
-	if resp := decodeResponse(t, w); !strings.Contains(resp.Error, "queue full") {
-		t.Errorf("error %q", resp.Error)
-	}
+	want503(t, e.post(t, multi), "queue full")
 	if e.q.Len() != 2 {
 		t.Fatalf("all-or-nothing violated: %d queued, want the 2 from before", e.q.Len())
 	}
@@ -289,7 +289,7 @@ func TestQueueFullThenRetry(t *testing.T) {
 	// Once the dispatcher drains the queue, Alertmanager's retry goes through
 	// as new alerts, because nothing was marked seen when they were refused.
 	e.drain()
-	w = e.post(t, multi)
+	w := e.post(t, multi)
 	if resp := decodeResponse(t, w); w.Code != 200 || *resp.Accepted != 3 || *resp.Duplicates != 0 {
 		t.Fatalf("retry: code %d %+v", w.Code, resp)
 	}

@@ -17,6 +17,32 @@ func (r *Redis) waiting(lk string) int {
 	return len(r.waker.waiters[lk])
 }
 
+// lockAndUnlock takes key on r in the background, releases it at once, and
+// reports how that went.
+func lockAndUnlock(r *Redis, key string) <-chan error {
+	got := make(chan error, 1)
+	go func() {
+		l, err := r.Lock(context.Background(), key)
+		if err == nil {
+			err = l.Unlock()
+		}
+		got <- err
+	}()
+	return got
+}
+
+// awaitLock fails the test with why unless got reports a lock taken and
+// released. The bound only keeps a broken hand-over from hanging the test.
+func awaitLock(t *testing.T, got <-chan error, why string) {
+	t.Helper()
+	select {
+	case err := <-got:
+		must(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal(why)
+	}
+}
+
 // A lock released on one replica is taken by a waiter on another as soon as
 // the release is published, not at the waiter's next poll: here the poll is
 // an hour away, so only the wake-up can hand it over.
@@ -29,25 +55,13 @@ func TestRedisUnlockWakesWaitersOnOtherReplicas(t *testing.T) {
 
 	held, err := holder.Lock(ctx, "Deployment/shop/web")
 	must(t, err)
-	got := make(chan error, 1)
-	go func() {
-		l, err := waiter.Lock(ctx, "Deployment/shop/web")
-		if err == nil {
-			err = l.Unlock()
-		}
-		got <- err
-	}()
+	got := lockAndUnlock(waiter, "Deployment/shop/web")
 	lk := waiter.lockKey("Deployment/shop/web")
 	for waiter.waiting(lk) == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	must(t, held.Unlock())
-	select {
-	case err := <-got:
-		must(t, err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the waiter was not woken by the release; it would have slept until its next poll in an hour")
-	}
+	awaitLock(t, got, "the waiter was not woken by the release; it would have slept until its next poll in an hour")
 	if n := waiter.waiting(lk); n != 0 {
 		t.Errorf("%d waiters still registered after the lock was taken", n)
 	}
@@ -64,22 +78,10 @@ func TestRedisLockPollsWithoutSubscription(t *testing.T) {
 
 	held, err := holder.Lock(ctx, "k")
 	must(t, err)
-	got := make(chan error, 1)
-	go func() {
-		l, err := waiter.Lock(ctx, "k")
-		if err == nil {
-			err = l.Unlock()
-		}
-		got <- err
-	}()
+	got := lockAndUnlock(waiter, "k")
 	time.Sleep(20 * time.Millisecond) // let it poll at least once
 	must(t, held.Unlock())
-	select {
-	case err := <-got:
-		must(t, err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the waiter never took the released lock by polling")
-	}
+	awaitLock(t, got, "the waiter never took the released lock by polling")
 }
 
 // Goroutines of one process queue for a key among themselves: a waiter
@@ -96,21 +98,9 @@ func TestRedisLocalQueue(t *testing.T) {
 	if _, err := r.Lock(short, "k"); err == nil {
 		t.Fatal("a second lock on a held key succeeded")
 	}
-	got := make(chan error, 1)
-	go func() {
-		l, err := r.Lock(context.Background(), "k")
-		if err == nil {
-			err = l.Unlock()
-		}
-		got <- err
-	}()
+	got := lockAndUnlock(r, "k")
 	must(t, held.Unlock())
-	select {
-	case err := <-got:
-		must(t, err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the queued waiter never got the key")
-	}
+	awaitLock(t, got, "the queued waiter never got the key")
 	r.local.mu.Lock()
 	n := len(r.local.held)
 	r.local.mu.Unlock()
@@ -138,24 +128,12 @@ func TestRedisLocksWithoutPubSubPermission(t *testing.T) {
 
 	held, err := holder.Lock(ctx, "k")
 	must(t, err)
-	got := make(chan error, 1)
-	go func() {
-		l, err := waiter.Lock(ctx, "k")
-		if err == nil {
-			err = l.Unlock()
-		}
-		got <- err
-	}()
+	got := lockAndUnlock(waiter, "k")
 	time.Sleep(20 * time.Millisecond)
 	if err := held.Unlock(); err != nil {
 		t.Fatalf("unlock with PUBLISH refused: %v", err)
 	}
-	select {
-	case err := <-got:
-		must(t, err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the waiter never took the released lock")
-	}
+	awaitLock(t, got, "the waiter never took the released lock")
 	waiter.waker.mu.Lock()
 	subscribed := waiter.waker.ps != nil
 	waiter.waker.mu.Unlock()
