@@ -217,9 +217,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 
 // enqueue reserves the alerts' dedupe keys, drops the alerts whose key was
 // already reserved, and queues the others. It fails with the queue's refusal
-// (queue.ErrFull, queue.ErrClosed) or a dedupe store error; nothing is then queued and no key stays reserved (as
-// far as the store can be reached), so Alertmanager's retry is processed
-// afresh.
+// (queue.ErrFull, queue.ErrClosed) or a dedupe store error; nothing is then
+// queued and no key stays reserved (as far as the store can be reached), so
+// Alertmanager's retry is processed afresh.
 func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted []alert.Alert, duplicates int, err error) {
 	keys := make([]string, 0, len(alerts))
 	candidates := make([]alert.Alert, 0, len(alerts))
@@ -262,7 +262,7 @@ func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted [
 	if len(fresh) == 0 {
 		return nil, duplicates, nil
 	}
-	if err := h.queue.TryPush(fresh...); err != nil {
+	if refused := h.queue.TryPush(fresh...); refused != nil {
 		h.metrics.queueRejected.Add(float64(len(fresh)))
 		// The 503 makes Alertmanager retry; the retry must find the keys
 		// free. A cancelled request must not stop the release.
@@ -270,7 +270,7 @@ func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted [
 			h.log.Error("releasing dedupe keys of refused alerts failed; their retry will be taken for a duplicate until the keys expire",
 				slog.Int("alerts", len(freshKeys)), slog.Duration("ttl", h.ttl), slog.Any("error", err))
 		}
-		return nil, 0, err
+		return nil, 0, refused
 	}
 	return fresh, duplicates, nil
 }

@@ -32,7 +32,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"code"}),
 		queueRejected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "remediator_queue_rejected_total",
-			Help: "New alerts refused because the queue was full (Alertmanager retries them).",
+			Help: "New alerts refused because the queue was full, or closed at shutdown (Alertmanager retries them).",
 		}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "remediator_webhook_request_duration_seconds",
