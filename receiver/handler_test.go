@@ -665,7 +665,7 @@ remediator_alerts_duplicates_total 1
 # TYPE remediator_alerts_received_total counter
 remediator_alerts_received_total{alertname="HighCPUUsage",status="firing"} 3
 remediator_alerts_received_total{alertname="HighCPUUsage",status="resolved"} 1
-# HELP remediator_queue_rejected_total New alerts refused because the queue was full (Alertmanager retries them).
+# HELP remediator_queue_rejected_total New alerts refused because the queue was full, or closed at shutdown (Alertmanager retries them).
 # TYPE remediator_queue_rejected_total counter
 remediator_queue_rejected_total 0
 # HELP remediator_webhook_requests_total Webhook requests by HTTP response code.
