@@ -147,24 +147,33 @@ func (s State) URL(getenv func(string) string) (string, error) {
 	switch {
 	case s.RedisURL != "":
 		return s.RedisURL, nil
-	case s.RedisURLEnv != "":
-		v := strings.TrimSpace(getenv(s.RedisURLEnv))
+	case s.RedisURLEnv != "" || s.RedisURLFile != "":
+		return secretFrom(getenv, "state.redis_url_env", s.RedisURLEnv, "state.redis_url_file", s.RedisURLFile)
+	}
+	return "", errors.New("no Redis URL configured for the state store")
+}
+
+// secretFrom reads a secret (a URL or DSN with a password) from the
+// environment variable env or, when env is "", from file, trimmed; an unset
+// variable or an empty file is an error. envKey and fileKey name the
+// settings in errors.
+func secretFrom(getenv func(string) string, envKey, env, fileKey, file string) (string, error) {
+	if env != "" {
+		v := strings.TrimSpace(getenv(env))
 		if v == "" {
-			return "", fmt.Errorf("state.redis_url_env: environment variable %s is unset or empty", s.RedisURLEnv)
-		}
-		return v, nil
-	case s.RedisURLFile != "":
-		b, err := os.ReadFile(s.RedisURLFile)
-		if err != nil {
-			return "", fmt.Errorf("state.redis_url_file: %w", err)
-		}
-		v := strings.TrimSpace(string(b))
-		if v == "" {
-			return "", fmt.Errorf("state.redis_url_file %s is empty", s.RedisURLFile)
+			return "", fmt.Errorf("%s: environment variable %s is unset or empty", envKey, env)
 		}
 		return v, nil
 	}
-	return "", errors.New("no Redis URL configured for the state store")
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", fileKey, err)
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return "", fmt.Errorf("%s %s is empty", fileKey, file)
+	}
+	return v, nil
 }
 
 func (s State) validate() error {
@@ -226,23 +235,8 @@ func (c *Config) AuditInstance() string {
 
 // Source returns the configured DSN ("" for the default SQLite file).
 func (a Audit) Source(getenv func(string) string) (string, error) {
-	switch {
-	case a.DSNEnv != "":
-		v := strings.TrimSpace(getenv(a.DSNEnv))
-		if v == "" {
-			return "", fmt.Errorf("audit.dsn_env: environment variable %s is unset or empty", a.DSNEnv)
-		}
-		return v, nil
-	case a.DSNFile != "":
-		b, err := os.ReadFile(a.DSNFile)
-		if err != nil {
-			return "", fmt.Errorf("audit.dsn_file: %w", err)
-		}
-		v := strings.TrimSpace(string(b))
-		if v == "" {
-			return "", fmt.Errorf("audit.dsn_file %s is empty", a.DSNFile)
-		}
-		return v, nil
+	if a.DSNEnv != "" || a.DSNFile != "" {
+		return secretFrom(getenv, "audit.dsn_env", a.DSNEnv, "audit.dsn_file", a.DSNFile)
 	}
 	return a.DSN, nil
 }

@@ -359,3 +359,53 @@ func TestAuditConfig(t *testing.T) {
 		}
 	})
 }
+
+// The Redis URL and the audit DSN come from an environment variable or a
+// file, trimmed; each way to get it wrong names the setting.
+func TestSecretSources(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	empty := filepath.Join(dir, "empty")
+	missing := filepath.Join(dir, "missing")
+	if err := os.WriteFile(good, []byte(" redis://:pw@db:6379/0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(empty, []byte(" \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string {
+		if k == "SET" {
+			return " redis://:pw@db:6379/0 "
+		}
+		return ""
+	}
+	for _, tc := range []struct {
+		name      string
+		env, file string
+		want      string // the value, or the error's text
+		wantErr   bool
+	}{
+		{"env", "SET", "", "redis://:pw@db:6379/0", false},
+		{"env unset", "UNSET", "", "_env: environment variable UNSET is unset or empty", true},
+		{"file", "", good, "redis://:pw@db:6379/0", false},
+		{"file empty", "", empty, "_file " + empty + " is empty", true},
+		{"file missing", "", missing, "_file: open " + missing, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			state, serr := config.State{RedisURLEnv: tc.env, RedisURLFile: tc.file}.URL(getenv)
+			audit, aerr := config.Audit{DSNEnv: tc.env, DSNFile: tc.file}.Source(getenv)
+			for _, r := range []struct {
+				prefix string
+				got    string
+				err    error
+			}{{"state.redis_url", state, serr}, {"audit.dsn", audit, aerr}} {
+				switch {
+				case tc.wantErr && (r.err == nil || !strings.HasPrefix(r.err.Error(), r.prefix+tc.want)):
+					t.Errorf("%s: err %v, want it to start %q", r.prefix, r.err, r.prefix+tc.want)
+				case !tc.wantErr && (r.err != nil || r.got != tc.want):
+					t.Errorf("%s: %q, %v; want %q", r.prefix, r.got, r.err, tc.want)
+				}
+			}
+		})
+	}
+}
