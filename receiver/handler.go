@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,14 +12,22 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/remediator/remediator/internal/alert"
 	"github.com/remediator/remediator/internal/queue"
 )
 
 // Defaults for the zero values of Options.
 const (
-	DefaultMaxBodyBytes = 1 << 20
-	DefaultDedupeTTL    = 24 * time.Hour
+	DefaultMaxBodyBytes             = 1 << 20
+	DefaultMaxInflightBytes         = 16 << 20
+	DefaultMaxAlertsPerNotification = 1000
+	DefaultDedupeTTL                = 10 * time.Minute
+	DefaultRejectLogInterval        = 10 * time.Second
+	// maxRejectedListed caps the rejected alerts a response lists one by
+	// one; rejected_total still counts them all.
+	maxRejectedListed = 100
 )
 
 // retryAfter is sent with 503s. Alertmanager applies its own backoff, but
@@ -26,10 +35,11 @@ const (
 const retryAfter = "5"
 
 // Enqueuer is where accepted alerts go. *queue.Queue[alert.Alert] satisfies
-// it. TryPush must be all-or-nothing and must not block; it refuses with
-// queue.ErrFull or queue.ErrClosed.
+// it. Offer queues the longest prefix of items that fits and returns its
+// length, with queue.ErrFull or queue.ErrClosed when that is not all; it must
+// not block.
 type Enqueuer interface {
-	TryPush(items ...alert.Alert) error
+	Offer(items ...alert.Alert) (int, error)
 }
 
 // Deduper remembers which notifications were accepted. state.Store satisfies
@@ -50,10 +60,20 @@ type Options struct {
 	Auth Authenticator
 	// MaxBodyBytes caps the request body; DefaultMaxBodyBytes when 0.
 	MaxBodyBytes int64
-	// DedupeTTL is how long an accepted notification is remembered;
-	// DefaultDedupeTTL when 0. Alertmanager re-sends a group every
-	// repeat_interval for as long as an alert fires, so this must exceed it;
-	// keys include the status, so a resolution is never a duplicate.
+	// MaxInflightBytes caps the bodies being read and decoded at once
+	// (DefaultMaxInflightBytes when 0): a request that would pass it is
+	// answered 503 before a byte of its body is read.
+	MaxInflightBytes int64
+	// MaxAlertsPerNotification is how many new alerts one request may queue
+	// (DefaultMaxAlertsPerNotification when 0); the others are answered 503
+	// and come back with the retry, as duplicates of the ones taken plus the
+	// rest.
+	MaxAlertsPerNotification int
+	// Limits bound each alert's fields (zero fields: the defaults).
+	Limits Limits
+	// DedupeTTL is how long an accepted resolved notification is
+	// remembered; DefaultDedupeTTL when 0. Keys include the status, so a
+	// resolution is never a duplicate of the firing notification.
 	DedupeTTL time.Duration
 	// FiringDedupeTTL, when set, is how long a firing notification is
 	// remembered instead of DedupeTTL. The daemon keeps it short: a re-sent
@@ -62,9 +82,20 @@ type Options struct {
 	// re-send from acting again. The key still absorbs bursts: concurrent
 	// and back-to-back deliveries of one notification queue it once.
 	FiringDedupeTTL time.Duration
-	// Logger receives debug logs of accepted alerts and warnings for rejected
-	// requests; nothing is logged when nil.
+	// Runbook names the runbook an alert's labels match ("" for none): the
+	// label of the per-alert metrics, which must come from a bounded set.
+	// Nil: every alert counts under "".
+	Runbook func(labels map[string]string) string
+	// Runbooks are the names Runbook can return, so that their series exist
+	// at zero from the start.
+	Runbooks []string
+	// Logger receives debug logs of accepted alerts and of each rejected
+	// request, and a warning per RejectLogInterval summing up the rejected
+	// requests by reason; nothing is logged when nil.
 	Logger *slog.Logger
+	// RejectLogInterval is how often rejections are summed up in one warning
+	// (DefaultRejectLogInterval when 0).
+	RejectLogInterval time.Duration
 	// Metrics records the handler's metrics; unregistered metrics when nil.
 	Metrics *Metrics
 	// Now is the clock for ReceivedAt; time.Now when nil.
@@ -75,15 +106,20 @@ type Options struct {
 // validates the notification, drops alerts already seen, and queues the rest.
 // It does no other work, so that it answers Alertmanager quickly.
 type Handler struct {
-	queue   Enqueuer
-	seen    Deduper
-	auth    Authenticator
-	maxBody int64
-	ttl     time.Duration
-	fireTTL time.Duration
-	log     *slog.Logger
-	metrics *Metrics
-	now     func() time.Time
+	queue     Enqueuer
+	seen      Deduper
+	auth      Authenticator
+	maxBody   int64
+	inflight  *semaphore.Weighted
+	maxAlerts int
+	limits    Limits
+	ttl       time.Duration
+	fireTTL   time.Duration
+	runbook   func(map[string]string) string
+	log       *slog.Logger
+	rejects   *rejectLog
+	metrics   *Metrics
+	now       func() time.Time
 
 	// tooLarge is the 413 message, built once.
 	tooLarge string
@@ -99,31 +135,31 @@ type Handler struct {
 // seen.
 func New(q Enqueuer, seen Deduper, opts Options) *Handler {
 	h := &Handler{
-		queue:   q,
-		seen:    seen,
-		auth:    opts.Auth,
-		maxBody: opts.MaxBodyBytes,
-		ttl:     opts.DedupeTTL,
-		fireTTL: opts.FiringDedupeTTL,
-		log:     opts.Logger,
-		metrics: opts.Metrics,
-		now:     opts.Now,
+		queue:     q,
+		seen:      seen,
+		auth:      opts.Auth,
+		maxBody:   cmp.Or(opts.MaxBodyBytes, DefaultMaxBodyBytes),
+		maxAlerts: cmp.Or(opts.MaxAlertsPerNotification, DefaultMaxAlertsPerNotification),
+		limits:    opts.Limits.withDefaults(),
+		ttl:       cmp.Or(opts.DedupeTTL, DefaultDedupeTTL),
+		runbook:   opts.Runbook,
+		log:       opts.Logger,
+		metrics:   opts.Metrics,
+		now:       opts.Now,
 	}
-	if h.maxBody <= 0 {
-		h.maxBody = DefaultMaxBodyBytes
-	}
-	if h.ttl <= 0 {
-		h.ttl = DefaultDedupeTTL
-	}
-	if h.fireTTL <= 0 {
-		h.fireTTL = h.ttl
+	h.inflight = semaphore.NewWeighted(max(cmp.Or(opts.MaxInflightBytes, DefaultMaxInflightBytes), h.maxBody))
+	h.fireTTL = cmp.Or(opts.FiringDedupeTTL, h.ttl)
+	if h.runbook == nil {
+		h.runbook = func(map[string]string) string { return "" }
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	h.rejects = newRejectLog(h.log, cmp.Or(opts.RejectLogInterval, DefaultRejectLogInterval))
 	if h.metrics == nil {
 		h.metrics = NewMetrics(nil)
 	}
+	h.metrics.init(opts.Runbooks)
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -131,14 +167,23 @@ func New(q Enqueuer, seen Deduper, opts Options) *Handler {
 	return h
 }
 
-// successResponse is the body of a 200.
-type successResponse struct {
+// response is the JSON body of every answer. A 200 or a 503 for a
+// notification taken in part says what happened to its alerts; an error
+// says why in Error.
+type response struct {
 	Status     string `json:"status"`
+	Error      string `json:"error,omitempty"`
 	Accepted   int    `json:"accepted"`
 	Duplicates int    `json:"duplicates"`
+	// Deferred alerts are valid and new but were not taken this time
+	// (queue full, max_alerts_per_notification): the 503 brings them back.
+	Deferred int `json:"deferred,omitempty"`
+	// Rejected alerts were refused on their own (first maxRejectedListed).
+	Rejected      []Rejected `json:"rejected,omitempty"`
+	RejectedTotal int        `json:"rejected_total,omitempty"`
 }
 
-// errorResponse is the body of every other answer.
+// errorResponse is the body of a request refused as a whole.
 type errorResponse struct {
 	Status string `json:"status"`
 	Error  string `json:"error"`
@@ -153,6 +198,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.metrics.duration.Observe(time.Since(start).Seconds())
 }
 
+// Why requests are refused, as the summary log counts them: a fixed set.
+const (
+	refusedAuth     = "authentication required"
+	refusedMethod   = "method not allowed"
+	refusedTooLarge = "body too large"
+	refusedInvalid  = "invalid notification"
+	refusedInflight = "too many bodies being read"
+	refusedFull     = "queue full"
+	refusedClosed   = "shutting down"
+	refusedCap      = "max_alerts_per_notification"
+	refusedDedupe   = "dedupe store unavailable"
+)
+
 // serve answers the request and returns the status code it wrote.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	// Authentication comes first so that an unauthenticated caller learns
@@ -161,66 +219,105 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 		for _, c := range challenges(h.auth) {
 			w.Header().Add("WWW-Authenticate", c)
 		}
-		return h.reject(w, r, http.StatusUnauthorized, "authentication required")
+		return h.reject(w, r, http.StatusUnauthorized, refusedAuth, "authentication required")
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		return h.reject(w, r, http.StatusMethodNotAllowed, "method not allowed, use POST")
+		return h.reject(w, r, http.StatusMethodNotAllowed, refusedMethod, "method not allowed, use POST")
 	}
 	// A declared length over the limit is refused without reading a byte.
 	if r.ContentLength > h.maxBody {
-		return h.reject(w, r, http.StatusRequestEntityTooLarge, h.tooLarge)
+		return h.reject(w, r, http.StatusRequestEntityTooLarge, refusedTooLarge, h.tooLarge)
 	}
+	// The body's share of the in-flight budget is taken before a byte of it
+	// is read: its declared length (the server reads no more), or the
+	// maximum when it is chunked.
+	share := r.ContentLength
+	if share < 0 {
+		share = h.maxBody
+	}
+	if !h.inflight.TryAcquire(share) {
+		w.Header().Set("Retry-After", retryAfter)
+		return h.reject(w, r, http.StatusServiceUnavailable, refusedInflight, "too many notifications being read at once, retry later")
+	}
+	defer h.inflight.Release(share)
+
 	body := http.MaxBytesReader(w, r.Body, h.maxBody)
-	msg, err := Decode(body)
+	msg, rejected, err := Decode(body, h.limits)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return h.reject(w, r, http.StatusRequestEntityTooLarge, h.tooLarge)
+			return h.reject(w, r, http.StatusRequestEntityTooLarge, refusedTooLarge, h.tooLarge)
 		}
-		return h.reject(w, r, http.StatusBadRequest, err.Error())
+		return h.reject(w, r, http.StatusBadRequest, refusedInvalid, err.Error())
 	}
+	for _, rj := range rejected {
+		h.metrics.rejected.WithLabelValues(rj.Field).Inc()
+		h.rejects.alert(r.Context(), rj)
+	}
+	resp := response{Status: "success", RejectedTotal: len(rejected), Rejected: rejected[:min(len(rejected), maxRejectedListed)]}
 
 	alerts := msg.Queued(h.now())
 	for i := range alerts {
-		h.metrics.received.WithLabelValues(alerts[i].Name(), alerts[i].Status).Inc()
+		h.metrics.received.WithLabelValues(h.runbook(alerts[i].Labels), alerts[i].Status).Inc()
 	}
-	accepted, duplicates, err := h.enqueue(r.Context(), alerts)
+	accepted, duplicates, deferred, err := h.enqueue(r.Context(), alerts)
+	resp.Accepted, resp.Duplicates, resp.Deferred = len(accepted), duplicates, deferred
+	h.logAccepted(r.Context(), accepted)
 	if err != nil {
 		w.Header().Set("Retry-After", retryAfter)
-		reason := "queue full, retry later"
-		attrs := []any{slog.String("group_key", msg.GroupKey), slog.Int("alerts", len(alerts))}
+		why, text := refusedFull, "queue full, retry later"
+		attrs := []any{slog.String("group_key", truncate(msg.GroupKey, 256)), slog.Int("alerts", len(alerts)), slog.Int("accepted", len(accepted))}
 		switch {
 		case errors.Is(err, queue.ErrFull):
 		case errors.Is(err, queue.ErrClosed):
-			reason = "shutting down, retry later"
+			why, text = refusedClosed, "shutting down, retry later"
+		case errors.Is(err, errTooMany):
+			why, text = refusedCap, fmt.Sprintf("more new alerts than max_alerts_per_notification (%d); retry for the rest", h.maxAlerts)
 		default:
 			// The store's error may name hosts or internals: log it, but
 			// tell the client only what happened.
-			reason = "dedupe store unavailable, retry later"
+			why, text = refusedDedupe, "dedupe store unavailable, retry later"
 			attrs = append(attrs, slog.Any("error", err))
+			h.rejects.storeError(err)
 		}
-		return h.reject(w, r, http.StatusServiceUnavailable, reason, attrs...)
-	}
-	// Checked once, so that a disabled debug level costs nothing per alert.
-	if h.log.Enabled(r.Context(), slog.LevelDebug) {
-		for _, a := range accepted {
-			h.log.LogAttrs(r.Context(), slog.LevelDebug, "alert accepted",
-				slog.String("fingerprint", a.Fingerprint),
-				slog.String("alertname", a.Name()),
-				slog.String("status", a.Status),
-				slog.String("group_key", a.GroupKey))
+		if len(accepted) > 0 {
+			text = fmt.Sprintf("accepted %d of %d new alerts; %s", len(accepted), len(accepted)+deferred, text)
 		}
+		resp.Status, resp.Error = "error", text
+		h.rejects.request(r, http.StatusServiceUnavailable, why, text, attrs...)
+		writeJSON(w, http.StatusServiceUnavailable, resp)
+		return http.StatusServiceUnavailable
 	}
-	writeJSON(w, http.StatusOK, successResponse{Status: "success", Accepted: len(accepted), Duplicates: duplicates})
+	writeJSON(w, http.StatusOK, resp)
 	return http.StatusOK
 }
 
+// logAccepted logs each accepted alert at debug level. The level is checked
+// once, so that a disabled debug level costs nothing per alert.
+func (h *Handler) logAccepted(ctx context.Context, accepted []alert.Alert) {
+	if !h.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	for _, a := range accepted {
+		h.log.LogAttrs(ctx, slog.LevelDebug, "alert accepted",
+			slog.String("fingerprint", a.Fingerprint),
+			slog.String("alertname", a.Name()),
+			slog.String("status", a.Status),
+			slog.String("group_key", a.GroupKey))
+	}
+}
+
+// errTooMany is why new alerts past max_alerts_per_notification are deferred.
+var errTooMany = errors.New("more new alerts than max_alerts_per_notification")
+
 // enqueue reserves the alerts' dedupe keys, drops the alerts whose key was
-// already reserved, and queues the others. It fails with the queue's refusal
-// (queue.ErrFull, queue.ErrClosed) or a dedupe store error; nothing is then
-// queued and no key stays reserved (as far as the store can be reached), so
-// Alertmanager's retry is processed afresh.
-func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted []alert.Alert, duplicates int, err error) {
+// already reserved, and queues as many of the others as the queue and the
+// per-notification cap take. The rest are deferred: their keys are released
+// (as far as the store can be reached), so Alertmanager's retry, prompted by
+// the error, brings them back, and the alerts taken now are duplicates then.
+// The error is the queue's refusal (queue.ErrFull, queue.ErrClosed),
+// errTooMany, or a dedupe store error (then nothing is queued).
+func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted []alert.Alert, duplicates, deferred int, err error) {
 	keys := make([]string, 0, len(alerts))
 	candidates := make([]alert.Alert, 0, len(alerts))
 	inPayload := make(map[string]struct{}, len(alerts))
@@ -236,6 +333,10 @@ func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted [
 		keys = append(keys, k)
 		candidates = append(candidates, a)
 	}
+	if len(keys) == 0 {
+		h.metrics.duplicates.Add(float64(duplicates))
+		return nil, duplicates, 0, nil
+	}
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -243,10 +344,10 @@ func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted [
 	if err != nil {
 		// Fail closed: without the dedupe store a retried notification
 		// would be acted on twice.
-		return nil, 0, fmt.Errorf("reserving %d dedupe keys: %w", len(keys), err)
+		return nil, 0, 0, fmt.Errorf("reserving %d dedupe keys: %w", len(keys), err)
 	}
 	if len(reserved) != len(keys) {
-		return nil, 0, fmt.Errorf("reserving %d dedupe keys: the store answered for %d", len(keys), len(reserved))
+		return nil, 0, 0, fmt.Errorf("reserving %d dedupe keys: the store answered for %d", len(keys), len(reserved))
 	}
 	freshKeys := make([]string, 0, len(keys))
 	fresh := make([]alert.Alert, 0, len(keys))
@@ -260,19 +361,29 @@ func (h *Handler) enqueue(ctx context.Context, alerts []alert.Alert) (accepted [
 	}
 	h.metrics.duplicates.Add(float64(duplicates))
 	if len(fresh) == 0 {
-		return nil, duplicates, nil
+		return nil, duplicates, 0, nil
 	}
-	if refused := h.queue.TryPush(fresh...); refused != nil {
-		h.metrics.queueRejected.Add(float64(len(fresh)))
-		// The 503 makes Alertmanager retry; the retry must find the keys
-		// free. A cancelled request must not stop the release.
-		if err := h.seen.Release(context.WithoutCancel(ctx), freshKeys); err != nil {
-			h.log.Error("releasing dedupe keys of refused alerts failed; their retry will be taken for a duplicate until the keys expire",
-				slog.Int("alerts", len(freshKeys)), slog.Duration("ttl", h.ttl), slog.Any("error", err))
+	take := min(len(fresh), h.maxAlerts)
+	n, refused := h.queue.Offer(fresh[:take]...)
+	if refused == nil && take < len(fresh) {
+		refused = errTooMany
+	}
+	if refused != nil {
+		if !errors.Is(refused, errTooMany) {
+			h.metrics.queueRejected.Add(float64(take - n))
 		}
-		return nil, 0, refused
+		deferred = len(fresh) - n
+		h.metrics.deferred.Add(float64(deferred))
+		// The 503 makes Alertmanager retry; the retry must find the keys
+		// of what was not taken free. A cancelled request must not stop
+		// the release.
+		if err := h.seen.Release(context.WithoutCancel(ctx), freshKeys[n:]); err != nil {
+			h.log.Error("releasing dedupe keys of deferred alerts failed; their retry will be taken for a duplicate until the keys expire",
+				slog.Int("alerts", deferred), slog.Duration("ttl", h.ttl), slog.Any("error", err))
+		}
+		return fresh[:n], duplicates, deferred, refused
 	}
-	return fresh, duplicates, nil
+	return fresh, duplicates, 0, nil
 }
 
 // reserve claims each key, a firing notification's for fireTTL and the
@@ -323,15 +434,12 @@ func (h *Handler) reserve(ctx context.Context, keys []string, alerts []alert.Ale
 	return fresh, nil
 }
 
-// reject writes a JSON error and logs why at warn level. The reason never
-// contains credentials: it is built from the decoded payload or fixed text.
-func (h *Handler) reject(w http.ResponseWriter, r *http.Request, code int, reason string, attrs ...any) int {
-	h.log.Warn("webhook request rejected", append([]any{
-		slog.Int("code", code),
-		slog.String("reason", reason),
-		slog.String("remote_addr", r.RemoteAddr),
-	}, attrs...)...)
-	writeJSON(w, code, errorResponse{Status: "error", Error: reason})
+// reject writes a JSON error and notes why for the summary log (and at
+// debug level). The text never contains credentials: it is built from the
+// decoded payload or fixed text.
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, code int, why, text string) int {
+	h.rejects.request(r, code, why, text)
+	writeJSON(w, code, errorResponse{Status: "error", Error: text})
 	return code
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -64,21 +66,24 @@ func (e *env) drain() []alert.Alert {
 	return out
 }
 
-type response struct {
-	Status     string `json:"status"`
-	Error      string `json:"error"`
-	Accepted   *int   `json:"accepted"`
-	Duplicates *int   `json:"duplicates"`
+type testResponse struct {
+	Status        string     `json:"status"`
+	Error         string     `json:"error"`
+	Accepted      *int       `json:"accepted"`
+	Duplicates    *int       `json:"duplicates"`
+	Deferred      int        `json:"deferred"`
+	Rejected      []Rejected `json:"rejected"`
+	RejectedTotal int        `json:"rejected_total"`
 }
 
 // decodeResponse checks the properties every response has and returns its
 // body.
-func decodeResponse(t testing.TB, w *httptest.ResponseRecorder) response {
+func decodeResponse(t testing.TB, w *httptest.ResponseRecorder) testResponse {
 	t.Helper()
 	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	var resp response
+	var resp testResponse
 	dec := json.NewDecoder(w.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&resp); err != nil {
@@ -88,7 +93,8 @@ func decodeResponse(t testing.TB, w *httptest.ResponseRecorder) response {
 		if resp.Status != "success" || resp.Accepted == nil || resp.Duplicates == nil || resp.Error != "" {
 			t.Errorf("200 body %+v", resp)
 		}
-	} else if resp.Status != "error" || resp.Error == "" || resp.Accepted != nil {
+	} else if resp.Status != "error" || resp.Error == "" || (resp.Accepted != nil && w.Code != http.StatusServiceUnavailable) {
+		// Only a 503 for a notification taken in part says what was taken.
 		t.Errorf("%d body %+v", w.Code, resp)
 	}
 	return resp
@@ -141,12 +147,15 @@ func TestServeHTTPStatusCodes(t *testing.T) {
 		wantAccept int
 		wantDups   int
 		wantQueued int // in the queue afterwards, primes included
+		// wantRejected is "field: reason substring" of the one alert
+		// refused on its own.
+		wantRejected string
 	}{
 		{name: "new alert", body: firing, wantCode: 200, wantAccept: 1, wantQueued: 1},
 		{name: "new group", body: multi, wantCode: 200, wantAccept: 3, wantQueued: 3},
 		{name: "all duplicates", body: firing, prime: [][]byte{firing}, wantCode: 200, wantDups: 1, wantQueued: 1},
 		{name: "partly duplicates", body: multi, prime: [][]byte{firing}, wantCode: 200, wantAccept: 2, wantDups: 1, wantQueued: 3},
-		{name: "duplicate within payload", body: encodeMessage(t, testAlert("fp1"), testAlert("fp1"), testAlert("fp2")),
+		{name: "duplicate within payload", body: encodeMessage(t, testAlert("f000000000000001"), testAlert("f000000000000001"), testAlert("f000000000000002")),
 			wantCode: 200, wantAccept: 2, wantDups: 1, wantQueued: 2},
 		{name: "exactly MaxBodyBytes", body: padTo(maxBody), wantCode: 200, wantAccept: 1, wantQueued: 1},
 
@@ -154,10 +163,14 @@ func TestServeHTTPStatusCodes(t *testing.T) {
 		{name: "empty body", body: nil, wantCode: 400, wantError: "empty body"},
 		{name: "wrong version", body: mut(func(m map[string]any) { m["version"] = "5" }), wantCode: 400, wantError: "version"},
 		{name: "empty alerts", body: mut(func(m map[string]any) { m["alerts"] = []any{} }), wantCode: 400, wantError: "alerts: no alerts"},
-		{name: "missing fingerprint", body: mut(func(m map[string]any) { delete(firstAlert(m), "fingerprint") }), wantCode: 400, wantError: "alerts[0]: missing fingerprint"},
-		{name: "missing alertname", body: mut(func(m map[string]any) { delete(firstAlert(m)["labels"].(map[string]any), "alertname") }), wantCode: 400, wantError: "alerts[0]: missing alertname"},
-		{name: "missing startsAt", body: mut(func(m map[string]any) { delete(firstAlert(m), "startsAt") }), wantCode: 400, wantError: "alerts[0]: missing startsAt"},
-		{name: "bad status", body: mut(func(m map[string]any) { firstAlert(m)["status"] = "active" }), wantCode: 400, wantError: "alerts[0]: invalid status"},
+		// An invalid alert is refused on its own: Alertmanager never
+		// retries a 4xx, and the others of its group must still be taken.
+		{name: "missing fingerprint", body: mut(func(m map[string]any) { delete(firstAlert(m), "fingerprint") }), wantCode: 200, wantRejected: "fingerprint: missing fingerprint"},
+		{name: "missing alertname", body: mut(func(m map[string]any) { delete(firstAlert(m)["labels"].(map[string]any), "alertname") }), wantCode: 200, wantRejected: "alertname: missing alertname"},
+		{name: "missing startsAt", body: mut(func(m map[string]any) { delete(firstAlert(m), "startsAt") }), wantCode: 200, wantRejected: "startsAt: missing startsAt"},
+		{name: "bad status", body: mut(func(m map[string]any) { firstAlert(m)["status"] = "active" }), wantCode: 200, wantRejected: "status: invalid status"},
+		{name: "one bad alert of three", body: mutateJSON(t, multi, func(m map[string]any) { m["alerts"].([]any)[1].(map[string]any)["fingerprint"] = "x" }),
+			wantCode: 200, wantAccept: 2, wantQueued: 2, wantRejected: "fingerprint: fingerprint is not 16 hex digits"},
 		{name: "trailing garbage", body: append(append([]byte(nil), firing...), "garbage"...), wantCode: 400, wantError: "unexpected data"},
 
 		{name: "no credentials", auth: either, body: firing, wantCode: 401, wantError: "authentication required",
@@ -187,8 +200,12 @@ func TestServeHTTPStatusCodes(t *testing.T) {
 			wantCode: 413},
 
 		// The queue holds 4; the first prime fills 3 of it.
-		{name: "queue full", body: encodeMessage(t, testAlert("q1"), testAlert("q2")), prime: [][]byte{multi},
-			wantCode: 503, wantError: "queue full", wantHeader: map[string][]string{"Retry-After": {"5"}}, wantQueued: 3},
+		{name: "queue full", body: encodeMessage(t, testAlert("e000000000000001"), testAlert("e000000000000002"), testAlert("e000000000000003")),
+			prime: [][]byte{multi, encodeMessage(t, testAlert("d000000000000001"))}, wantCode: 503, wantError: "queue full", wantHeader: map[string][]string{"Retry-After": {"5"}}, wantQueued: 4},
+		// A notification is taken in part: what fits now, and a 503 that
+		// brings the rest back with the retry.
+		{name: "queue full, taken in part", body: encodeMessage(t, testAlert("e000000000000001"), testAlert("e000000000000002")), prime: [][]byte{multi},
+			wantCode: 503, wantError: "accepted 1 of 2 new alerts; queue full", wantHeader: map[string][]string{"Retry-After": {"5"}}, wantQueued: 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -219,6 +236,18 @@ func TestServeHTTPStatusCodes(t *testing.T) {
 			}
 			if w.Code == 200 && (*resp.Accepted != tt.wantAccept || *resp.Duplicates != tt.wantDups) {
 				t.Errorf("accepted %d duplicates %d, want %d %d", *resp.Accepted, *resp.Duplicates, tt.wantAccept, tt.wantDups)
+			}
+			if tt.wantRejected == "" && (len(resp.Rejected) != 0 || resp.RejectedTotal != 0) {
+				t.Errorf("rejected %+v, want none", resp.Rejected)
+			}
+			if tt.wantRejected != "" {
+				field, reason, _ := strings.Cut(tt.wantRejected, ": ")
+				if len(resp.Rejected) != 1 || resp.RejectedTotal != 1 || resp.Rejected[0].Field != field || !strings.Contains(resp.Rejected[0].Reason, reason) {
+					t.Errorf("rejected %+v (total %d), want one with field %q and reason containing %q", resp.Rejected, resp.RejectedTotal, field, reason)
+				}
+				if got := testutil.ToFloat64(e.m.rejected.WithLabelValues(field)); got != 1 {
+					t.Errorf("alerts_rejected_total{field=%q} = %v, want 1", field, got)
+				}
 			}
 			for k, v := range tt.wantHeader {
 				if got := w.Header().Values(k); !slices.Equal(got, v) {
@@ -262,45 +291,108 @@ func TestQueueClosedRefusesAndReleases(t *testing.T) {
 	}
 }
 
+// Finding 5 of issue 12: a notification with more new alerts than the queue
+// has room for was refused whole, on every retry, forever. Now what fits is
+// taken and the rest is answered 503; each retry takes more (the alerts taken
+// before are duplicates then), until all of them are in.
 func TestQueueFullThenRetry(t *testing.T) {
 	e := newEnv(t, 3, Options{})
 	multi := readTestdata(t, "multi_alert_group.json") // 3 alerts
 
 	// Two alerts occupy the queue: one slot is free, the group needs three.
-	if w := e.post(t, encodeMessage(t, testAlert("aa"), testAlert("bb"))); w.Code != 200 {
+	if w := e.post(t, encodeMessage(t, testAlert("a0000000000000aa"), testAlert("b0000000000000bb"))); w.Code != 200 {
 		t.Fatalf("filling the queue: code %d", w.Code)
 	}
-	want503(t, e.post(t, multi), "queue full")
-	if e.q.Len() != 2 {
-		t.Fatalf("all-or-nothing violated: %d queued, want the 2 from before", e.q.Len())
-	}
-	if got := testutil.ToFloat64(e.m.queueRejected); got != 3 {
-		t.Errorf("queue_rejected_total = %v, want 3", got)
-	}
-	if e.store.Len() != 2 {
-		t.Errorf("%d keys marked seen, want only the 2 accepted ones", e.store.Len())
-	}
-	// Still full: Alertmanager's retry is refused again, not taken for a
-	// duplicate.
-	if w := e.post(t, multi); w.Code != 503 {
-		t.Fatalf("second attempt: code %d, want 503", w.Code)
-	}
-
-	// Once the dispatcher drains the queue, Alertmanager's retry goes through
-	// as new alerts, because nothing was marked seen when they were refused.
-	e.drain()
 	w := e.post(t, multi)
-	if resp := decodeResponse(t, w); w.Code != 200 || *resp.Accepted != 3 || *resp.Duplicates != 0 {
+	want503(t, w, "accepted 1 of 3 new alerts; queue full")
+	if e.q.Len() != 3 {
+		t.Fatalf("%d queued, want the 2 from before and 1 of the group", e.q.Len())
+	}
+	if got := testutil.ToFloat64(e.m.queueRejected); got != 2 {
+		t.Errorf("queue_rejected_total = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(e.m.deferred); got != 2 {
+		t.Errorf("alerts_deferred_total = %v, want 2", got)
+	}
+	if e.store.Len() != 3 {
+		t.Errorf("%d keys marked seen, want only the 3 accepted ones", e.store.Len())
+	}
+	// Still full: Alertmanager's retry is refused again (the alert taken is
+	// a duplicate now), and the others are not taken for duplicates.
+	want503(t, e.post(t, multi), "queue full")
+
+	// Once the dispatcher drains the queue, Alertmanager's retry brings the
+	// rest in as new alerts, because they were not marked seen.
+	e.drain()
+	w = e.post(t, multi)
+	if resp := decodeResponse(t, w); w.Code != 200 || *resp.Accepted != 2 || *resp.Duplicates != 1 {
 		t.Fatalf("retry: code %d %+v", w.Code, resp)
 	}
-	if e.q.Len() != 3 {
-		t.Errorf("queued %d, want 3", e.q.Len())
+	if e.q.Len() != 2 {
+		t.Errorf("queued %d, want 2", e.q.Len())
 	}
 	if got := testutil.ToFloat64(e.m.requests.WithLabelValues("503")); got != 2 {
 		t.Errorf("webhook_requests_total{code=503} = %v, want 2", got)
 	}
-	if got := testutil.ToFloat64(e.m.queueRejected); got != 6 {
-		t.Errorf("queue_rejected_total = %v, want 6", got)
+}
+
+// Finding 5 of issue 12, at the size of the finding: 1,001 fresh alerts in
+// one notification, a queue of 1,000, empty. The first delivery takes 1,000
+// and the retry, once a worker has taken some, the last one: nothing is
+// refused forever.
+func TestNotificationLargerThanQueueIsTakenInParts(t *testing.T) {
+	e := newEnv(t, 1000, Options{MaxAlertsPerNotification: 2000, MaxBodyBytes: 8 << 20, MaxInflightBytes: 8 << 20})
+	alerts := make([]template.Alert, 1001)
+	for i := range alerts {
+		alerts[i] = testAlert(fmt.Sprintf("%016x", i+1))
+	}
+	body := encodeMessage(t, alerts...)
+	resp := decodeResponse(t, e.post(t, body))
+	if *resp.Accepted != 1000 || resp.Deferred != 1 {
+		t.Fatalf("first delivery: %+v, want 1000 accepted and 1 deferred", resp)
+	}
+	<-e.q.C() // a worker takes one
+	w := e.post(t, body)
+	if resp := decodeResponse(t, w); w.Code != 200 || *resp.Accepted != 1 || *resp.Duplicates != 1000 {
+		t.Fatalf("retry: %d %+v, want the last alert accepted", w.Code, resp)
+	}
+	// Every alert of the notification went into the queue exactly once.
+	seen := map[string]bool{alerts[0].Fingerprint: true}
+	for _, a := range e.drain() {
+		if seen[a.Fingerprint] {
+			t.Fatalf("alert %s queued twice", a.Fingerprint)
+		}
+		seen[a.Fingerprint] = true
+	}
+	if len(seen) != 1001 {
+		t.Fatalf("%d distinct alerts queued, want 1001", len(seen))
+	}
+}
+
+// max_alerts_per_notification defers the new alerts past it with a 503 and
+// takes them on the retry: the cap counts new alerts, not duplicates, so
+// every retry makes progress.
+func TestMaxAlertsPerNotification(t *testing.T) {
+	e := newEnv(t, 100, Options{MaxAlertsPerNotification: 2})
+	alerts := make([]template.Alert, 5)
+	for i := range alerts {
+		alerts[i] = testAlert(fmt.Sprintf("c%015x", i))
+	}
+	body := encodeMessage(t, alerts...)
+	var accepted []int
+	for range 3 {
+		w := e.post(t, body)
+		resp := decodeResponse(t, w)
+		accepted = append(accepted, *resp.Accepted)
+		if w.Code == 200 {
+			break
+		}
+		if !strings.Contains(resp.Error, "max_alerts_per_notification") {
+			t.Fatalf("503 error %q does not name the setting", resp.Error)
+		}
+	}
+	if !slices.Equal(accepted, []int{2, 2, 1}) || e.q.Len() != 5 {
+		t.Fatalf("accepted per delivery %v, queued %d; want [2 2 1] and 5", accepted, e.q.Len())
 	}
 }
 
@@ -330,7 +422,7 @@ func testStorm(t *testing.T, opts Options) {
 			<-start
 			e.h.ServeHTTP(w, r)
 			codes[i] = w.Code
-			var resp response
+			var resp testResponse
 			if err := json.Unmarshal(w.Body.Bytes(), &resp); err == nil && resp.Accepted != nil {
 				accs[i] = *resp.Accepted
 			}
@@ -352,7 +444,7 @@ func testStorm(t *testing.T, opts Options) {
 	if got := testutil.ToFloat64(e.m.duplicates); got != n-1 {
 		t.Errorf("alerts_duplicates_total = %v, want %d", got, n-1)
 	}
-	if got := testutil.ToFloat64(e.m.received.WithLabelValues("HighCPUUsage", "firing")); got != n {
+	if got := testutil.ToFloat64(e.m.received.WithLabelValues("", "firing")); got != n {
 		t.Errorf("alerts_received_total = %v, want %d", got, n)
 	}
 	if got := testutil.ToFloat64(e.m.requests.WithLabelValues("200")); got != n {
@@ -388,7 +480,7 @@ func TestResolvedIsNotDuplicate(t *testing.T) {
 	if len(got) != 2 || got[0].Status != "firing" || got[1].Status != "resolved" {
 		t.Fatalf("queued %+v", got)
 	}
-	if got := testutil.ToFloat64(e.m.received.WithLabelValues("HighCPUUsage", "resolved")); got != 2 {
+	if got := testutil.ToFloat64(e.m.received.WithLabelValues("", "resolved")); got != 2 {
 		t.Errorf("alerts_received_total{status=resolved} = %v", got)
 	}
 
@@ -461,7 +553,7 @@ func TestDefaultDedupeTTL(t *testing.T) {
 		if i == 2 {
 			clk.Advance(DefaultDedupeTTL)
 		} else {
-			clk.Advance(time.Hour)
+			clk.Advance(time.Minute)
 		}
 		if resp := decodeResponse(t, e.post(t, body)); *resp.Accepted != want {
 			t.Fatalf("post %d: accepted %d, want %d", i, *resp.Accepted, want)
@@ -615,39 +707,295 @@ func TestQueuedAlertContents(t *testing.T) {
 	}
 }
 
+// logRecords parses JSON log lines by level.
+func logRecords(t *testing.T, logs string) map[string][]map[string]any {
+	t.Helper()
+	out := map[string][]map[string]any{}
+	for line := range strings.Lines(logs) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		lvl := rec["level"].(string)
+		out[lvl] = append(out[lvl], rec)
+	}
+	return out
+}
+
+// syncBuffer is a bytes.Buffer safe for the summary's timer goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitForLog polls logs until cond holds of its records (the summary is
+// written by a timer), failing after a generous deadline.
+func waitForLog(t *testing.T, logs *syncBuffer, cond func(map[string][]map[string]any) bool) map[string][]map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		recs := logRecords(t, logs.String())
+		if cond(recs) {
+			return recs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log never got there:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestLogging(t *testing.T) {
-	var logs bytes.Buffer
+	var logs syncBuffer
 	bearer, _ := BearerToken("do-not-log-me")
 	e := newEnv(t, 10, Options{
-		Auth:   bearer,
-		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Auth:              bearer,
+		Logger:            slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		RejectLogInterval: 50 * time.Millisecond,
 	})
 	body := readTestdata(t, "firing_high_cpu.json")
 	e.post(t, body, bearerHeader("do-not-log-me"))
 	e.post(t, body, bearerHeader("do-not-log-me-either"))
 	e.post(t, []byte("{"), bearerHeader("do-not-log-me"))
 
-	var debug, warn []map[string]any
-	for line := range strings.Lines(logs.String()) {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatal(err)
-		}
-		switch rec["level"] {
-		case "DEBUG":
-			debug = append(debug, rec)
-		case "WARN":
-			warn = append(warn, rec)
-		}
-	}
-	if len(debug) != 1 || debug[0]["fingerprint"] != "a3f1c92be04d7715" || debug[0]["alertname"] != "HighCPUUsage" || debug[0]["status"] != "firing" {
+	recs := waitForLog(t, &logs, func(r map[string][]map[string]any) bool { return len(r["WARN"]) > 0 })
+	debug, warn := recs["DEBUG"], recs["WARN"]
+	if len(debug) != 3 || debug[0]["fingerprint"] != "a3f1c92be04d7715" || debug[0]["alertname"] != "HighCPUUsage" || debug[0]["status"] != "firing" {
 		t.Errorf("debug logs %v", debug)
 	}
-	if len(warn) != 2 || warn[0]["reason"] != "authentication required" || !strings.Contains(warn[1]["reason"].(string), "malformed JSON") {
-		t.Errorf("warn logs %v", warn)
+	if len(debug) == 3 && (debug[1]["reason"] != "authentication required" || !strings.Contains(debug[2]["reason"].(string), "malformed JSON")) {
+		t.Errorf("per-request detail at debug level: %v", debug[1:])
+	}
+	want := map[string]any{"Unauthorized: authentication required": 1.0, "Bad Request: invalid notification": 1.0}
+	if len(warn) != 1 || warn[0]["total"] != 2.0 || !reflectDeepEqual(warn[0]["by_reason"], want) {
+		t.Errorf("warn logs %v, want one summary of %v", warn, want)
 	}
 	if strings.Contains(logs.String(), "do-not-log-me") {
 		t.Error("a credential was logged")
+	}
+}
+
+// Finding 6 of issue 12: 5 s of overload wrote 27,270 WARN lines, one per
+// rejected request. Now 1,000 refusals of three kinds make one warning that
+// counts them by reason; the detail is at debug level.
+func TestOverloadLogIsSummarised(t *testing.T) {
+	var logs syncBuffer
+	e := newEnv(t, 1, Options{
+		Logger:            slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		RejectLogInterval: 200 * time.Millisecond,
+	})
+	e.post(t, encodeMessage(t, testAlert("d000000000000001"))) // the queue is full now
+	for i := range 1000 {
+		switch i % 3 {
+		case 0:
+			e.post(t, encodeMessage(t, testAlert(fmt.Sprintf("%016x", i+100))))
+		case 1:
+			e.post(t, []byte("{"))
+		default:
+			e.post(t, mutateJSON(t, readTestdata(t, "firing_high_cpu.json"), func(m map[string]any) { firstAlert(m)["fingerprint"] = "x" }))
+		}
+	}
+	recs := waitForLog(t, &logs, func(r map[string][]map[string]any) bool {
+		total := 0.0
+		for _, w := range r["WARN"] {
+			if n, ok := w["total"].(float64); ok {
+				total += n
+			}
+		}
+		return total >= 1000
+	})
+	// One summary per interval (the loop may straddle a few intervals), and
+	// one warning the first time an alert was refused for its fingerprint.
+	if n := len(recs["WARN"]); n > 12 {
+		t.Errorf("%d warnings for 1,000 refusals, want a few summaries", n)
+	}
+	firstReject := 0
+	for _, w := range recs["WARN"] {
+		if w["field"] == FieldFingerprint {
+			firstReject++
+		}
+	}
+	if firstReject != 1 {
+		t.Errorf("%d warnings naming the fingerprint field, want exactly 1 (the first)", firstReject)
+	}
+}
+
+// Finding 1 of issue 12: remediator_alerts_received_total was labelled by
+// alertname and counted before validation: 200 notifications of 2,000
+// unique alertnames made /metrics 32 MB. Now it is labelled by the runbook
+// the alert matches, a set the config bounds.
+func TestReceivedMetricIsLabelledByRunbook(t *testing.T) {
+	e := newEnv(t, 10_000, Options{
+		Runbook: func(ls map[string]string) string {
+			if ls["alertname"] == "HighCPUUsage" {
+				return "HighCPUUsage"
+			}
+			return ""
+		},
+		Runbooks:     []string{"HighCPUUsage", "HighMemoryUsage"},
+		MaxBodyBytes: 8 << 20, MaxInflightBytes: 8 << 20, MaxAlertsPerNotification: 10_000,
+	})
+	// Series exist at zero from the start, for every runbook.
+	if n := testutil.CollectAndCount(e.m.received); n != 6 {
+		t.Errorf("%d received series before any alert, want 6 (3 runbooks incl. \"\" x 2 statuses)", n)
+	}
+	for n := range 5 {
+		alerts := make([]template.Alert, 1000)
+		for i := range alerts {
+			alerts[i] = testAlert(fmt.Sprintf("%08x%08x", n, i))
+			alerts[i].Labels = template.KV{"alertname": fmt.Sprintf("Unique%d_%d", n, i)}
+		}
+		if w := e.post(t, encodeMessage(t, alerts...)); w.Code != 200 {
+			t.Fatalf("code %d: %s", w.Code, w.Body)
+		}
+	}
+	e.post(t, readTestdata(t, "firing_high_cpu.json"))
+	// Positive control: the matching alert is counted under its runbook.
+	if got := testutil.ToFloat64(e.m.received.WithLabelValues("HighCPUUsage", "firing")); got != 1 {
+		t.Errorf("received{runbook=HighCPUUsage} = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(e.m.received.WithLabelValues("", "firing")); got != 5000 {
+		t.Errorf("received{runbook=\"\"} = %v, want 5000", got)
+	}
+	if n := testutil.CollectAndCount(e.m.received); n != 6 {
+		t.Errorf("%d received series after 5,000 unique alertnames, want still 6", n)
+	}
+	// An invalid alert is counted as rejected, by field, not as received.
+	e.post(t, mutateJSON(t, readTestdata(t, "firing_high_cpu.json"), func(m map[string]any) { firstAlert(m)["fingerprint"] = strings.Repeat("f", 900) }))
+	if got := testutil.ToFloat64(e.m.received.WithLabelValues("HighCPUUsage", "firing")); got != 1 {
+		t.Errorf("received{runbook=HighCPUUsage} = %v after an invalid alert, want still 1", got)
+	}
+	if got := testutil.ToFloat64(e.m.rejected.WithLabelValues(FieldFingerprint)); got != 1 {
+		t.Errorf("rejected{field=fingerprint} = %v, want 1", got)
+	}
+}
+
+// Finding 3 of issue 12: nothing bounded the bodies being decoded at once
+// (100 concurrent 0.9 MB notifications: 721 MiB). Now a request that would
+// pass max_inflight_bytes is answered 503 before its body is read.
+func TestInflightBytesBound(t *testing.T) {
+	e := newEnv(t, 10, Options{MaxBodyBytes: 4096, MaxInflightBytes: 8192})
+	body := readTestdata(t, "firing_high_cpu.json")
+	// Two slow senders hold the whole budget: their bodies are not sent yet.
+	// Each is started once the one before has begun reading its body,
+	// which the handler does only after taking its share.
+	type slow struct {
+		pw   *io.PipeWriter
+		done chan int
+	}
+	var senders []slow
+	for range 2 {
+		pr, pw := io.Pipe()
+		started := make(chan struct{})
+		r := httptest.NewRequest(http.MethodPost, "/api/v1/alerts", &startedReader{r: pr, started: started})
+		r.ContentLength = 4096
+		s := slow{pw: pw, done: make(chan int, 1)}
+		go func() {
+			w := httptest.NewRecorder()
+			e.h.ServeHTTP(w, r)
+			s.done <- w.Code
+		}()
+		select {
+		case <-started:
+		case code := <-s.done:
+			t.Fatalf("slow sender answered %d before reading its body", code)
+		}
+		senders = append(senders, s)
+	}
+	// A third request is refused without its body being read.
+	wr := &watchedReader{r: bytes.NewReader(body)}
+	r := httptest.NewRequest(http.MethodPost, "/api/v1/alerts", wr)
+	r.ContentLength = int64(len(body))
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	want503(t, w, "too many notifications being read at once")
+	if wr.read {
+		t.Error("the body of a refused request was read")
+	}
+	// Positive control: once the slow bodies arrive, the budget is free again.
+	for _, s := range senders {
+		padded := append(append([]byte(nil), body...), bytes.Repeat([]byte(" "), 4096-len(body))...)
+		go func() { _, _ = s.pw.Write(padded); _ = s.pw.Close() }()
+		if code := <-s.done; code != 200 {
+			t.Fatalf("slow sender: %d", code)
+		}
+	}
+	if w := e.post(t, body); w.Code != 200 {
+		t.Fatalf("after the slow senders: %d %s", w.Code, w.Body)
+	}
+}
+
+// startedReader closes started on its first Read.
+type startedReader struct {
+	r       io.Reader
+	started chan struct{}
+	once    sync.Once
+}
+
+func (s *startedReader) Read(p []byte) (int, error) {
+	s.once.Do(func() { close(s.started) })
+	return s.r.Read(p)
+}
+
+// watchedReader records whether it was read.
+type watchedReader struct {
+	r    io.Reader
+	read bool
+}
+
+func (w *watchedReader) Read(p []byte) (int, error) {
+	w.read = true
+	return w.r.Read(p)
+}
+
+// Finding 2 of issue 12: the queue was bounded by count only (720 alerts of
+// 40,000 labels each: 5.3 GB). Now it also holds at most queue_max_bytes:
+// large alerts fill it long before queue_size.
+func TestQueueBytesBound(t *testing.T) {
+	const maxBytes = 256 << 10
+	q := queue.NewSized(1000, maxBytes, alert.Size)
+	h := New(q, state.NewMemory(nil), Options{})
+	big := func(i int) []byte {
+		a := testAlert(fmt.Sprintf("%016x", i+1))
+		for j := range 60 {
+			a.Labels[fmt.Sprintf("l%02d", j)] = strings.Repeat("v", 2000)
+		}
+		return encodeMessage(t, a)
+	}
+	accepted := 0
+	for i := range 1000 {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/api/v1/alerts", bytes.NewReader(big(i))))
+		if w.Code == 503 {
+			break
+		}
+		accepted++
+	}
+	if q.Bytes() > maxBytes || accepted >= 1000 || accepted == 0 {
+		t.Fatalf("queue holds %d bytes in %d alerts; want at most %d bytes", q.Bytes(), accepted, maxBytes)
+	}
+	// What is queued is counted for at least its labels' size.
+	if per := q.Bytes() / int64(accepted); per < 120_000 {
+		t.Errorf("an alert with 120 kB of labels counted as %d bytes", per)
+	}
+	// Positive control: a worker frees room, and the next alert is taken.
+	<-q.C()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/api/v1/alerts", bytes.NewReader(big(5000))))
+	if w.Code != 200 {
+		t.Fatalf("after a worker took one: %d %s", w.Code, w.Body)
 	}
 }
 
@@ -661,11 +1009,11 @@ func TestMetricsRegistration(t *testing.T) {
 # HELP remediator_alerts_duplicates_total Alerts dropped because the same notification of the same alert was already accepted.
 # TYPE remediator_alerts_duplicates_total counter
 remediator_alerts_duplicates_total 1
-# HELP remediator_alerts_received_total Alerts received in valid webhook notifications, duplicates included.
+# HELP remediator_alerts_received_total Valid alerts received, duplicates included, by the runbook they match ("" for none) and status.
 # TYPE remediator_alerts_received_total counter
-remediator_alerts_received_total{alertname="HighCPUUsage",status="firing"} 3
-remediator_alerts_received_total{alertname="HighCPUUsage",status="resolved"} 1
-# HELP remediator_queue_rejected_total New alerts refused because the queue was full, or closed at shutdown (Alertmanager retries them).
+remediator_alerts_received_total{runbook="",status="firing"} 3
+remediator_alerts_received_total{runbook="",status="resolved"} 1
+# HELP remediator_queue_rejected_total New alerts refused because the queue was full (in alerts or bytes), or closed at shutdown (Alertmanager retries them).
 # TYPE remediator_queue_rejected_total counter
 remediator_queue_rejected_total 0
 # HELP remediator_webhook_requests_total Webhook requests by HTTP response code.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -107,7 +108,7 @@ func benchPayload(tb testing.TB, n int) (body []byte, offsets []int) {
 	tb.Helper()
 	alerts := make([]template.Alert, n)
 	for i := range alerts {
-		alerts[i] = testAlert(fmt.Sprintf("%08x%s", i, "XXXXXXXX"))
+		alerts[i] = testAlert(fmt.Sprintf("%08x%s", i, "abcdefab"))
 		alerts[i].Labels["pod"] = fmt.Sprintf("checkout-7d9f8b6c5-%05d", i)
 	}
 	body = encodeMessage(tb, alerts...)
@@ -155,3 +156,21 @@ func messagesEqual(a, b *Message) bool {
 	na, nb := normalizeTimes(a), normalizeTimes(b)
 	return reflect.DeepEqual(na, nb)
 }
+
+// strictDecode is Decode with the default limits for tests of payloads that
+// must be valid throughout: an alert refused on its own is an error too,
+// worded as the field and reason.
+func strictDecode(r io.Reader) (*Message, error) {
+	msg, rejected, err := Decode(r, DefaultLimits())
+	if err != nil {
+		return nil, err
+	}
+	if len(rejected) > 0 {
+		rj := rejected[0]
+		return nil, &DecodeError{Field: fmt.Sprintf("alerts[%d]", rj.Index), Reason: rj.Reason}
+	}
+	return msg, nil
+}
+
+// reflectDeepEqual is reflect.DeepEqual, named for the log assertions.
+func reflectDeepEqual(a, b any) bool { return reflect.DeepEqual(a, b) }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
 
@@ -36,11 +37,79 @@ type Message struct {
 	TruncatedAlerts uint64 `json:"truncatedAlerts"`
 }
 
-// DecodeError is the single error type returned by Decode. Its text is safe to
-// return to the client: it names the offending field, never a secret.
+// Limits bound what one alert may carry. Alertmanager sends a 16-hex-digit
+// fingerprint and, from real rules, a few dozen short labels and a handful of
+// annotations; the defaults leave ample room for that and none for a sender
+// that puts request IDs or documents in them. Every alert queued is held in
+// memory until a worker takes it, so these are what make the queue's byte
+// bound meaningful per alert.
+type Limits struct {
+	// MaxLabels and MaxAnnotations cap how many an alert may have.
+	MaxLabels      int
+	MaxAnnotations int
+	// MaxNameBytes caps each label and annotation name.
+	MaxNameBytes int
+	// MaxLabelValueBytes caps each label value.
+	MaxLabelValueBytes int
+	// MaxAnnotationBytes caps each annotation value and the generatorURL.
+	MaxAnnotationBytes int
+}
+
+// Defaults of Limits (and of the receiver's config settings of the same names).
+const (
+	DefaultMaxLabels          = 64
+	DefaultMaxAnnotations     = 32
+	DefaultMaxNameBytes       = 256
+	DefaultMaxLabelValueBytes = 2048
+	DefaultMaxAnnotationBytes = 16 << 10
+)
+
+// Fixed limits of notification-level fields: a group key is built from the
+// route's matchers and the group's labels, a receiver is a name from
+// Alertmanager's config. Neither is worth a setting.
+const (
+	maxGroupKeyBytes = 16 << 10
+	maxReceiverBytes = 1 << 10
+)
+
+// DefaultLimits returns the default Limits.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxLabels:          DefaultMaxLabels,
+		MaxAnnotations:     DefaultMaxAnnotations,
+		MaxNameBytes:       DefaultMaxNameBytes,
+		MaxLabelValueBytes: DefaultMaxLabelValueBytes,
+		MaxAnnotationBytes: DefaultMaxAnnotationBytes,
+	}
+}
+
+// withDefaults fills the zero fields of l with the defaults.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxLabels <= 0 {
+		l.MaxLabels = d.MaxLabels
+	}
+	if l.MaxAnnotations <= 0 {
+		l.MaxAnnotations = d.MaxAnnotations
+	}
+	if l.MaxNameBytes <= 0 {
+		l.MaxNameBytes = d.MaxNameBytes
+	}
+	if l.MaxLabelValueBytes <= 0 {
+		l.MaxLabelValueBytes = d.MaxLabelValueBytes
+	}
+	if l.MaxAnnotationBytes <= 0 {
+		l.MaxAnnotationBytes = d.MaxAnnotationBytes
+	}
+	return l
+}
+
+// DecodeError is the error Decode returns for a body that is not a valid
+// notification. Its text is safe to return to the client: it names the
+// offending field, never a secret.
 type DecodeError struct {
-	// Field is where the problem is, as a JSON path such as "alerts[2]" or
-	// "version"; empty when the body as a whole is unusable.
+	// Field is where the problem is, as a JSON path such as "version";
+	// empty when the body as a whole is unusable.
 	Field string
 	// Reason says what is wrong with Field.
 	Reason string
@@ -67,45 +136,218 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 
 const reasonRead = "reading body"
 
-// Decode reads one webhook notification from r and validates it.
+// Rejected is one alert of a valid notification that was refused on its own:
+// Alertmanager never retries a 4xx and re-sends the same group, so one bad
+// alert must not sink the others.
+type Rejected struct {
+	// Index is the alert's position in the notification's alerts.
+	Index int `json:"index"`
+	// Fingerprint is the alert's, when it is a valid one (an invalid one is
+	// not echoed: it may be huge).
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// Field is what is wrong, from a fixed set (see the Field* constants),
+	// so that it can label a metric.
+	Field string `json:"field"`
+	// Reason says what is wrong and, for a limit, which.
+	Reason string `json:"reason"`
+}
+
+// What a Rejected alert's Field names: a small fixed set.
+const (
+	FieldJSON            = "json"
+	FieldUTF8            = "utf8"
+	FieldStatus          = "status"
+	FieldFingerprint     = "fingerprint"
+	FieldStartsAt        = "startsAt"
+	FieldAlertname       = "alertname"
+	FieldLabels          = "labels"
+	FieldLabelName       = "label_name"
+	FieldLabelValue      = "label_value"
+	FieldAnnotations     = "annotations"
+	FieldAnnotationName  = "annotation_name"
+	FieldAnnotationValue = "annotation_value"
+	FieldGeneratorURL    = "generatorURL"
+)
+
+// RejectFields lists every Field a Rejected can have, for metrics present at
+// zero from the start.
+var RejectFields = []string{
+	FieldJSON, FieldUTF8, FieldStatus, FieldFingerprint, FieldStartsAt, FieldAlertname,
+	FieldLabels, FieldLabelName, FieldLabelValue, FieldAnnotations, FieldAnnotationName,
+	FieldAnnotationValue, FieldGeneratorURL,
+}
+
+// Decode reads one webhook notification from r and validates it against lim
+// (zero fields: the defaults).
 //
-// Unknown fields are accepted, since Alertmanager adds fields over time; an
-// empty or null body, anything but whitespace after the object, a version
-// other than "4", no alerts, or an alert without a valid status, fingerprint,
-// startsAt or alertname label is rejected. Every error is a *DecodeError; a
-// failure to read r (such as *http.MaxBytesError) is wrapped in it.
-func Decode(r io.Reader) (*Message, error) {
+// A body that is not a valid notification is an error (a *DecodeError; a
+// failure to read r, such as *http.MaxBytesError, is wrapped in it): an
+// empty or null body, malformed JSON, anything but whitespace after the
+// object, a version other than "4", no alerts, an oversized groupKey or
+// receiver. An alert that is invalid on its own (no valid status,
+// fingerprint, startsAt or alertname, a field over a limit, text that is not
+// UTF-8, a field of the wrong JSON type) is left out of the returned message
+// and listed in rejected; the message may then hold no alerts. Unknown fields
+// are accepted, since Alertmanager adds fields over time.
+func Decode(r io.Reader, lim Limits) (msg *Message, rejected []Rejected, err error) {
 	// The whole body is read before decoding (json.Decoder would buffer it
-	// all too) so that an invalid alert can be located afterwards.
+	// all too); the caller bounds its size.
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, &DecodeError{Reason: reasonRead, Err: err}
+		return nil, nil, &DecodeError{Reason: reasonRead, Err: err}
 	}
-	return decode(data)
+	return decode(data, lim.withDefaults())
+}
+
+// envelope is a Message whose alerts are kept raw, so that each is decoded
+// and judged on its own. The outer Alerts shadows Data.Alerts for
+// encoding/json (the shallower field wins).
+type envelope struct {
+	Message
+	Alerts *[]json.RawMessage `json:"alerts"`
 }
 
 // decode is Decode on a body already read.
-func decode(data []byte) (*Message, error) {
+func decode(data []byte, lim Limits) (*Message, []Rejected, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, &DecodeError{Reason: "empty body"}
+		return nil, nil, &DecodeError{Reason: "empty body"}
 	}
 	// Decoding into a pointer leaves it nil for a JSON null, which is how a
 	// null body is told apart from an empty object.
-	var m *Message
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, describeUnmarshalError(data, err)
+	var env *envelope
+	if err := json.Unmarshal(data, &env); err != nil {
+		return nil, nil, describeUnmarshalError(data, err)
 	}
-	if m == nil {
-		return nil, &DecodeError{Reason: "body is null"}
+	if env == nil {
+		return nil, nil, &DecodeError{Reason: "body is null"}
 	}
-	if err := m.Validate(); err != nil {
-		return nil, err
+	m := &env.Message
+	switch {
+	case m.Version != Version:
+		return nil, nil, &DecodeError{Field: "version", Reason: fmt.Sprintf("unsupported version %q, want %q", truncate(m.Version, 16), Version)}
+	case env.Alerts == nil || len(*env.Alerts) == 0:
+		return nil, nil, &DecodeError{Field: "alerts", Reason: "no alerts"}
+	case len(m.GroupKey) > maxGroupKeyBytes:
+		return nil, nil, &DecodeError{Field: "groupKey", Reason: fmt.Sprintf("longer than %d bytes", maxGroupKeyBytes)}
+	case !utf8.ValidString(m.GroupKey):
+		return nil, nil, &DecodeError{Field: "groupKey", Reason: "not valid UTF-8"}
 	}
-	return m, nil
+	if m.Data == nil {
+		m.Data = &template.Data{}
+	}
+	if len(m.Receiver) > maxReceiverBytes {
+		return nil, nil, &DecodeError{Field: "receiver", Reason: fmt.Sprintf("longer than %d bytes", maxReceiverBytes)}
+	}
+	raw := *env.Alerts
+	m.Data.Alerts = make(template.Alerts, 0, len(raw))
+	var rejected []Rejected
+	for i, ra := range raw {
+		a, field, reason := decodeAlert(ra, lim)
+		if field != "" {
+			rejected = append(rejected, Rejected{Index: i, Fingerprint: validFingerprintOrEmpty(a.Fingerprint), Field: field, Reason: reason})
+			continue
+		}
+		m.Data.Alerts = append(m.Data.Alerts, a)
+	}
+	return m, rejected, nil
 }
 
-// describeUnmarshalError turns a json.Unmarshal error into a DecodeError that
-// says where the problem is. It runs only on failure, so it may decode again.
+// decodeAlert decodes and validates one raw alert; field is "" when it is
+// valid, else it and reason say what is wrong.
+func decodeAlert(raw []byte, lim Limits) (a template.Alert, field, reason string) {
+	// encoding/json silently replaces invalid UTF-8 with U+FFFD, which would
+	// turn two different label values into one: refuse instead.
+	if !utf8.Valid(raw) {
+		return a, FieldUTF8, "text is not valid UTF-8"
+	}
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return template.Alert{}, FieldJSON, "invalid alert: " + err.Error()
+	}
+	field, reason = validateAlert(a, lim)
+	return a, field, reason
+}
+
+// validateAlert returns what is wrong with a ("" if nothing is). The first
+// checks are the fields the dedupe key and the dispatcher's routing depend
+// on; the rest bound what an alert may hold.
+func validateAlert(a template.Alert, lim Limits) (field, reason string) {
+	switch {
+	case a.Status != alert.StatusFiring && a.Status != alert.StatusResolved:
+		return FieldStatus, fmt.Sprintf("invalid status %q, want %q or %q", truncate(a.Status, 16), alert.StatusFiring, alert.StatusResolved)
+	case a.Fingerprint == "":
+		return FieldFingerprint, "missing fingerprint"
+	case !validFingerprint(a.Fingerprint):
+		return FieldFingerprint, "fingerprint is not 16 hex digits"
+	case a.StartsAt.IsZero():
+		return FieldStartsAt, "missing startsAt"
+	case a.Labels["alertname"] == "":
+		return FieldAlertname, "missing alertname label"
+	case len(a.Labels) > lim.MaxLabels:
+		return FieldLabels, fmt.Sprintf("%d labels, more than max_labels %d", len(a.Labels), lim.MaxLabels)
+	case len(a.Annotations) > lim.MaxAnnotations:
+		return FieldAnnotations, fmt.Sprintf("%d annotations, more than max_annotations %d", len(a.Annotations), lim.MaxAnnotations)
+	case len(a.GeneratorURL) > lim.MaxAnnotationBytes:
+		return FieldGeneratorURL, fmt.Sprintf("generatorURL longer than max_annotation_bytes %d", lim.MaxAnnotationBytes)
+	}
+	if f, r := checkKV(a.Labels, "label", FieldLabelName, FieldLabelValue, lim.MaxNameBytes, lim.MaxLabelValueBytes, "max_label_value_bytes"); f != "" {
+		return f, r
+	}
+	return checkKV(a.Annotations, "annotation", FieldAnnotationName, FieldAnnotationValue, lim.MaxNameBytes, lim.MaxAnnotationBytes, "max_annotation_bytes")
+}
+
+// checkKV checks the names and values of labels or annotations against
+// their limits. The offending name is quoted only when it is short.
+func checkKV(kv template.KV, what, nameField, valueField string, maxName, maxValue int, valueSetting string) (field, reason string) {
+	for k, v := range kv {
+		switch {
+		case k == "":
+			return nameField, "empty " + what + " name"
+		case len(k) > maxName:
+			return nameField, fmt.Sprintf("%s name longer than max_label_name_bytes %d", what, maxName)
+		case len(v) > maxValue:
+			return valueField, fmt.Sprintf("%s %q: value of %d bytes, more than %s %d", what, k, len(v), valueSetting, maxValue)
+		}
+	}
+	return "", ""
+}
+
+// validFingerprint reports whether fp is what Alertmanager sends: the
+// alert's 64-bit label hash as 16 lower-case hex digits.
+func validFingerprint(fp string) bool {
+	if len(fp) != 16 {
+		return false
+	}
+	for i := range len(fp) {
+		c := fp[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func validFingerprintOrEmpty(fp string) string {
+	if validFingerprint(fp) {
+		return fp
+	}
+	return ""
+}
+
+// truncate shortens s for an error message that quotes client input.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Back off to a rune boundary so that the message stays valid UTF-8.
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// describeUnmarshalError turns a json.Unmarshal error of the envelope into a
+// DecodeError that says where the problem is. It runs only on failure, so it
+// may decode again.
 func describeUnmarshalError(data []byte, err error) *DecodeError {
 	if _, ok := errors.AsType[*json.SyntaxError](err); ok {
 		// Unmarshal rejects data after the value as a syntax error too.
@@ -117,55 +359,7 @@ func describeUnmarshalError(data []byte, err error) *DecodeError {
 		}
 		return &DecodeError{Reason: "malformed JSON", Err: err}
 	}
-	// Well-formed JSON of the wrong shape (a number for a label, a startsAt
-	// that is not a time). encoding/json does not report the index of the
-	// failing array element, so look for the first alert that does not
-	// decode on its own.
-	var probe struct {
-		Alerts []json.RawMessage `json:"alerts"`
-	}
-	if json.Unmarshal(data, &probe) == nil {
-		for i, raw := range probe.Alerts {
-			var a template.Alert
-			if aerr := json.Unmarshal(raw, &a); aerr != nil {
-				return &DecodeError{Field: fmt.Sprintf("alerts[%d]", i), Reason: "invalid alert", Err: aerr}
-			}
-		}
-	}
 	return &DecodeError{Reason: "invalid payload", Err: err}
-}
-
-// Validate checks the rules Decode enforces on a well-formed message. The
-// returned error, if any, is a *DecodeError.
-func (m *Message) Validate() error {
-	if m.Version != Version {
-		return &DecodeError{Field: "version", Reason: fmt.Sprintf("unsupported version %q, want %q", m.Version, Version)}
-	}
-	if m.Data == nil || len(m.Data.Alerts) == 0 {
-		return &DecodeError{Field: "alerts", Reason: "no alerts"}
-	}
-	for i, a := range m.Data.Alerts {
-		if reason := validateAlert(a); reason != "" {
-			return &DecodeError{Field: fmt.Sprintf("alerts[%d]", i), Reason: reason}
-		}
-	}
-	return nil
-}
-
-// validateAlert returns what is wrong with a, or "" if nothing is. These are
-// the fields the dedupe key and the dispatcher's routing depend on.
-func validateAlert(a template.Alert) string {
-	switch {
-	case a.Status != alert.StatusFiring && a.Status != alert.StatusResolved:
-		return fmt.Sprintf("invalid status %q, want %q or %q", a.Status, alert.StatusFiring, alert.StatusResolved)
-	case a.Fingerprint == "":
-		return "missing fingerprint"
-	case a.StartsAt.IsZero():
-		return "missing startsAt"
-	case a.Labels["alertname"] == "":
-		return "missing alertname label"
-	}
-	return ""
 }
 
 // Queued converts the message into the queue's unit of work, one per alert,

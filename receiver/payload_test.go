@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/remediator/remediator/internal/alert"
 )
@@ -25,7 +28,7 @@ func TestDecodeTestdata(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			msg, err := Decode(bytes.NewReader(readTestdata(t, tt.file)))
+			msg, err := strictDecode(bytes.NewReader(readTestdata(t, tt.file)))
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
@@ -41,7 +44,7 @@ func TestDecodeTestdata(t *testing.T) {
 }
 
 func TestDecodeFiringFields(t *testing.T) {
-	msg, err := Decode(bytes.NewReader(readTestdata(t, "firing_high_cpu.json")))
+	msg, err := strictDecode(bytes.NewReader(readTestdata(t, "firing_high_cpu.json")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +85,39 @@ func TestDecodeErrors(t *testing.T) {
 			m["alerts"].([]any)[2].(map[string]any)["labels"].(map[string]any)["severity"] = 3
 		}), "alerts[2]: invalid alert: json: cannot unmarshal number"},
 		{"not an object", []byte(`["version"]`), "invalid payload"},
-		{"wrong field type", []byte(`{"version":4}`), "invalid payload: json: cannot unmarshal number into Go struct field Message.version"},
+		{"wrong field type", []byte(`{"version":4}`), "invalid payload: json: cannot unmarshal number into Go struct field"},
+		{"alerts not an array", []byte(`{"version":"4","alerts":{}}`), "invalid payload"},
+		{"huge groupKey", mut(firing, func(m map[string]any) { m["groupKey"] = strings.Repeat("k", maxGroupKeyBytes+1) }), "groupKey: longer than"},
+		{"huge receiver", mut(firing, func(m map[string]any) { m["receiver"] = strings.Repeat("r", maxReceiverBytes+1) }), "receiver: longer than"},
+		{"huge fingerprint", mut(firing, func(m map[string]any) { firstAlert(m)["fingerprint"] = strings.Repeat("a", 900_000) }), "alerts[0]: fingerprint is not 16 hex digits"},
+		{"upper-case fingerprint", mut(firing, func(m map[string]any) { firstAlert(m)["fingerprint"] = "A3F1C92BE04D7715" }), "alerts[0]: fingerprint is not 16 hex digits"},
+		{"too many labels", mut(firing, func(m map[string]any) {
+			ls := firstAlert(m)["labels"].(map[string]any)
+			for i := len(ls); i <= DefaultMaxLabels; i++ {
+				ls[fmt.Sprintf("l%d", i)] = "v"
+			}
+		}), "alerts[0]: 65 labels, more than max_labels 64"},
+		{"label value too long", mut(firing, func(m map[string]any) {
+			firstAlert(m)["labels"].(map[string]any)["request_id"] = strings.Repeat("x", DefaultMaxLabelValueBytes+1)
+		}), `alerts[0]: label "request_id": value of 2049 bytes, more than max_label_value_bytes 2048`},
+		{"label name too long", mut(firing, func(m map[string]any) {
+			firstAlert(m)["labels"].(map[string]any)[strings.Repeat("n", DefaultMaxNameBytes+1)] = "v"
+		}), "alerts[0]: label name longer than"},
+		{"empty label name", mut(firing, func(m map[string]any) { firstAlert(m)["labels"].(map[string]any)[""] = "v" }), "alerts[0]: empty label name"},
+		{"too many annotations", mut(firing, func(m map[string]any) {
+			as := map[string]any{}
+			for i := range DefaultMaxAnnotations + 1 {
+				as[fmt.Sprintf("a%d", i)] = "v"
+			}
+			firstAlert(m)["annotations"] = as
+		}), "alerts[0]: 33 annotations, more than max_annotations 32"},
+		{"annotation too long", mut(firing, func(m map[string]any) {
+			firstAlert(m)["annotations"].(map[string]any)["description"] = strings.Repeat("d", DefaultMaxAnnotationBytes+1)
+		}), `alerts[0]: annotation "description": value of 16385 bytes, more than max_annotation_bytes 16384`},
+		{"generatorURL too long", mut(firing, func(m map[string]any) {
+			firstAlert(m)["generatorURL"] = strings.Repeat("u", DefaultMaxAnnotationBytes+1)
+		}), "alerts[0]: generatorURL longer than"},
+		{"invalid UTF-8 in a label", bytes.Replace(firing, []byte(`"HighCPUUsage"`), []byte("\"HighCPU\xffUsage\""), 1), "alerts[0]: text is not valid UTF-8"},
 		{"negative truncatedAlerts", mut(firing, func(m map[string]any) { m["truncatedAlerts"] = -1 }), "invalid payload"},
 		{"bad startsAt", mut(firing, func(m map[string]any) { firstAlert(m)["startsAt"] = "yesterday" }), `alerts[0]: invalid alert: parsing time "yesterday"`},
 		{"trailing garbage", append(append([]byte(nil), firing...), "xyz"...), "unexpected data after the JSON object"},
@@ -108,7 +143,26 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			msg, err := Decode(bytes.NewReader(tt.body))
+			// A body-level problem is an error; an alert-level one refuses
+			// that alert alone ("alerts[i]: " in want), and the message
+			// keeps the others.
+			msg, rejected, err := Decode(bytes.NewReader(tt.body), DefaultLimits())
+			if perAlert := strings.HasPrefix(tt.want, "alerts["); perAlert {
+				if err != nil || len(rejected) != 1 {
+					t.Fatalf("Decode: err %v, rejected %+v; want one alert refused", err, rejected)
+				}
+				rj := rejected[0]
+				if got := fmt.Sprintf("alerts[%d]: %s", rj.Index, rj.Reason); !strings.Contains(got, tt.want) {
+					t.Errorf("rejection %q does not contain %q", got, tt.want)
+				}
+				if !slices.Contains(RejectFields, rj.Field) {
+					t.Errorf("field %q is not one of RejectFields", rj.Field)
+				}
+				if want := countAlerts(t, tt.body) - 1; len(msg.Data.Alerts) != want {
+					t.Errorf("message keeps %d alerts, want the other %d", len(msg.Data.Alerts), want)
+				}
+				return
+			}
 			if err == nil {
 				t.Fatalf("Decode succeeded: %+v", msg)
 			}
@@ -142,7 +196,7 @@ func TestDecodeAccepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := Decode(bytes.NewReader(tt.body)); err != nil {
+			if _, err := strictDecode(bytes.NewReader(tt.body)); err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
 		})
@@ -169,7 +223,7 @@ func TestDecodeReadError(t *testing.T) {
 	boom := errors.New("connection reset")
 	firing := readTestdata(t, "firing_high_cpu.json")
 	for _, cut := range []int{0, 10, len(firing)} {
-		_, err := Decode(&failingReader{data: firing[:cut], err: boom})
+		_, err := strictDecode(&failingReader{data: firing[:cut], err: boom})
 		if !errors.Is(err, boom) {
 			t.Errorf("cut at %d: error %v does not wrap the read error", cut, err)
 		}
@@ -180,7 +234,7 @@ func TestDecodeReadError(t *testing.T) {
 }
 
 func TestMessageAlerts(t *testing.T) {
-	msg, err := Decode(bytes.NewReader(readTestdata(t, "multi_alert_group.json")))
+	msg, err := strictDecode(bytes.NewReader(readTestdata(t, "multi_alert_group.json")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,25 +278,42 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{}`))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		msg, err := Decode(bytes.NewReader(data))
+		// Small limits, so that the fuzzer reaches them with short inputs.
+		lim := Limits{MaxLabels: 4, MaxAnnotations: 2, MaxNameBytes: 12, MaxLabelValueBytes: 24, MaxAnnotationBytes: 32}
+		msg, rejected, err := Decode(bytes.NewReader(data), lim)
 		if err != nil {
 			if _, ok := errors.AsType[*DecodeError](err); !ok {
 				t.Fatalf("error %T is not a *DecodeError: %v", err, err)
 			}
-			if msg != nil {
-				t.Fatal("non-nil message with an error")
+			if msg != nil || rejected != nil {
+				t.Fatal("non-nil message or rejections with an error")
 			}
 			return
 		}
-		assertValid(t, msg)
+		assertValid(t, msg, lim)
+		// Every alert is either kept or rejected, once, in order.
+		if got, want := len(msg.Data.Alerts)+len(rejected), countAlerts(t, data); got != want {
+			t.Fatalf("%d kept + %d rejected of %d alerts", len(msg.Data.Alerts), len(rejected), want)
+		}
+		for i, rj := range rejected {
+			if !slices.Contains(RejectFields, rj.Field) || rj.Reason == "" || (i > 0 && rj.Index <= rejected[i-1].Index) {
+				t.Fatalf("rejection %d: %+v", i, rj)
+			}
+			if rj.Fingerprint != "" && !validFingerprint(rj.Fingerprint) {
+				t.Fatalf("rejection %d echoes an invalid fingerprint %q", i, rj.Fingerprint)
+			}
+		}
+		if len(msg.Data.Alerts) == 0 {
+			return
+		}
 
 		enc, err := json.Marshal(msg)
 		if err != nil {
 			t.Fatalf("re-encoding an accepted message: %v", err)
 		}
-		again, err := Decode(bytes.NewReader(enc))
-		if err != nil {
-			t.Fatalf("decoding the re-encoded message: %v\n%s", err, enc)
+		again, rejectedAgain, err := Decode(bytes.NewReader(enc), lim)
+		if err != nil || len(rejectedAgain) > 0 {
+			t.Fatalf("decoding the re-encoded message: %v %+v\n%s", err, rejectedAgain, enc)
 		}
 		if !messagesEqual(msg, again) {
 			t.Fatalf("round trip changed the message:\nfirst  %+v\nsecond %+v", msg, again)
@@ -257,8 +328,21 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// assertValid restates Decode's validation rules independently of Validate.
-func assertValid(t *testing.T, msg *Message) {
+// countAlerts is how many elements the payload's alerts array has.
+func countAlerts(t *testing.T, data []byte) int {
+	t.Helper()
+	var probe struct {
+		Alerts []json.RawMessage `json:"alerts"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		t.Fatalf("counting alerts of a payload Decode accepted: %v", err)
+	}
+	return len(probe.Alerts)
+}
+
+// assertValid restates Decode's validation rules independently of
+// validateAlert.
+func assertValid(t *testing.T, msg *Message, lim Limits) {
 	t.Helper()
 	if msg == nil || msg.Data == nil {
 		t.Fatal("accepted message without data")
@@ -266,21 +350,34 @@ func assertValid(t *testing.T, msg *Message) {
 	if msg.Version != "4" {
 		t.Fatalf("accepted version %q", msg.Version)
 	}
-	if len(msg.Data.Alerts) == 0 {
-		t.Fatal("accepted message without alerts")
+	if len(msg.GroupKey) > maxGroupKeyBytes || len(msg.Receiver) > maxReceiverBytes {
+		t.Fatalf("accepted a groupKey of %d bytes or a receiver of %d", len(msg.GroupKey), len(msg.Receiver))
 	}
 	for i, a := range msg.Data.Alerts {
 		if a.Status != "firing" && a.Status != "resolved" {
 			t.Fatalf("alerts[%d]: accepted status %q", i, a.Status)
 		}
-		if a.Fingerprint == "" {
-			t.Fatalf("alerts[%d]: accepted empty fingerprint", i)
+		if len(a.Fingerprint) != 16 || strings.Trim(a.Fingerprint, "0123456789abcdef") != "" {
+			t.Fatalf("alerts[%d]: accepted fingerprint %q", i, a.Fingerprint)
 		}
 		if a.StartsAt.IsZero() {
 			t.Fatalf("alerts[%d]: accepted zero startsAt", i)
 		}
 		if a.Labels["alertname"] == "" {
 			t.Fatalf("alerts[%d]: accepted empty alertname", i)
+		}
+		if len(a.Labels) > lim.MaxLabels || len(a.Annotations) > lim.MaxAnnotations || len(a.GeneratorURL) > lim.MaxAnnotationBytes {
+			t.Fatalf("alerts[%d]: accepted %d labels, %d annotations, a generatorURL of %d bytes", i, len(a.Labels), len(a.Annotations), len(a.GeneratorURL))
+		}
+		for k, v := range a.Labels {
+			if k == "" || len(k) > lim.MaxNameBytes || len(v) > lim.MaxLabelValueBytes || !utf8.ValidString(k) || !utf8.ValidString(v) {
+				t.Fatalf("alerts[%d]: accepted label %q=%q", i, k, v)
+			}
+		}
+		for k, v := range a.Annotations {
+			if k == "" || len(k) > lim.MaxNameBytes || len(v) > lim.MaxAnnotationBytes || !utf8.ValidString(k) || !utf8.ValidString(v) {
+				t.Fatalf("alerts[%d]: accepted annotation %q=%q", i, k, v)
+			}
 		}
 	}
 	// The conversion to the queue unit must not lose alerts or keys.
@@ -314,7 +411,7 @@ func BenchmarkDecode(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				r.Reset(c.body)
-				if _, err := Decode(r); err != nil {
+				if _, err := strictDecode(r); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -57,7 +57,7 @@ func TestWebhookRoundTrip(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			payload := readTestdata(t, name)
 
-			ours, err := Decode(bytes.NewReader(payload))
+			ours, err := strictDecode(bytes.NewReader(payload))
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
@@ -74,7 +74,7 @@ func TestWebhookRoundTrip(t *testing.T) {
 			assertJSONEqual(t, payload, encOurs)
 
 			// Theirs → ours.
-			fromTheirs, err := Decode(bytes.NewReader(encTheirs))
+			fromTheirs, err := strictDecode(bytes.NewReader(encTheirs))
 			if err != nil {
 				t.Fatalf("Decode of webhook.Message's encoding: %v", err)
 			}
@@ -130,7 +130,7 @@ func TestDecodeAlertmanagerOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got, err := Decode(&buf)
+	got, err := strictDecode(&buf)
 	if err != nil {
 		t.Fatalf("Decode of Alertmanager's output: %v", err)
 	}

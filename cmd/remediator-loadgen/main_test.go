@@ -15,9 +15,9 @@ import (
 
 func TestPayloadDecodes(t *testing.T) {
 	for _, dup := range []int{1, 5} {
-		msg, err := receiver.Decode(bytes.NewReader(payload(3, dup, 10)))
-		if err != nil {
-			t.Fatalf("loadgen payload does not pass the receiver's validation: %v", err)
+		msg, rejected, err := receiver.Decode(bytes.NewReader(payload(3, dup, 10)), receiver.DefaultLimits())
+		if err != nil || len(rejected) > 0 {
+			t.Fatalf("loadgen payload does not pass the receiver's validation: %v %+v", err, rejected)
 		}
 		if len(msg.Data.Alerts.Firing()) != dup {
 			t.Fatalf("alerts = %d, want %d", len(msg.Data.Alerts), dup)

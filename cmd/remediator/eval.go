@@ -96,7 +96,7 @@ func (c *evalCmd) eval(ctx context.Context, stderr io.Writer) (*EvalOutput, erro
 	if err != nil {
 		return nil, err
 	}
-	msg, err := readPayload(c.alertFile)
+	msg, err := readPayload(c.alertFile, cfg.Receiver.Limits())
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,10 @@ func (c *evalCmd) eval(ctx context.Context, stderr io.Writer) (*EvalOutput, erro
 	return out, nil
 }
 
-func readPayload(path string) (*receiver.Message, error) {
+// readPayload reads a webhook payload and refuses it when the daemon would
+// refuse any of its alerts (the daemon would process the others, but a
+// sample that is not what it seems is worth knowing about).
+func readPayload(path string, lim receiver.Limits) (*receiver.Message, error) {
 	var r io.Reader = os.Stdin
 	if path != "-" {
 		f, err := os.Open(path)
@@ -137,9 +140,13 @@ func readPayload(path string) (*receiver.Message, error) {
 		defer f.Close()
 		r = f
 	}
-	msg, err := receiver.Decode(r)
+	msg, rejected, err := receiver.Decode(r, lim)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(rejected) > 0 {
+		rj := rejected[0]
+		return nil, fmt.Errorf("%s: alerts[%d]: %s (the daemon refuses this alert; %d refused in all)", path, rj.Index, rj.Reason, len(rejected))
 	}
 	return msg, nil
 }

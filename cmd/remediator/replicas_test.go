@@ -186,7 +186,7 @@ func TestTwoReplicas(t *testing.T) {
 		for i := range notifications {
 			alertNo := i % (2 * targets)
 			deployment := fmt.Sprintf("r%d-svc%d", round, alertNo/2)
-			fp := fmt.Sprintf("r%d-fp%d", round, alertNo)
+			fp := fmt.Sprintf("%08x%08x", round, alertNo)
 			deliveries = append(deliveries, delivery{reps[rng.IntN(2)], alertPayload(fp, deployment)})
 		}
 		rng.Shuffle(len(deliveries), func(i, j int) { deliveries[i], deliveries[j] = deliveries[j], deliveries[i] })

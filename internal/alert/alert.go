@@ -40,3 +40,25 @@ func Key(a template.Alert) string {
 	// would give two start times one key.
 	return a.Fingerprint + "/" + a.StartsAt.UTC().Format(time.RFC3339Nano) + "/" + a.Status
 }
+
+// Per-item overheads of Size: an Alert struct with its times and string
+// headers, and a map entry (bucket slot, two string headers, hash bits).
+// Approximations of the runtime's layout, rounded up.
+const (
+	alertOverhead    = 512
+	mapEntryOverhead = 64
+)
+
+// Size estimates the memory a queued alert holds, in bytes: what the queue's
+// byte bound counts. It errs on the large side; the strings shared by the
+// alerts of one notification (receiver, group key) are counted for each.
+func Size(a Alert) int64 {
+	n := alertOverhead + len(a.Fingerprint) + len(a.Status) + len(a.GeneratorURL) + len(a.Receiver) + len(a.GroupKey)
+	for k, v := range a.Labels {
+		n += mapEntryOverhead + len(k) + len(v)
+	}
+	for k, v := range a.Annotations {
+		n += mapEntryOverhead + len(k) + len(v)
+	}
+	return int64(n)
+}

@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/remediator/remediator/internal/runbook"
+	"github.com/remediator/remediator/receiver"
 	"github.com/remediator/remediator/remediations"
 	"github.com/remediator/remediator/remediations/kubernetes"
 	"github.com/remediator/remediator/remediations/postgres"
@@ -72,16 +73,52 @@ type Config struct {
 	Warnings []string `yaml:"-"`
 }
 
-// Receiver configures the webhook receiver.
+// Receiver configures the webhook receiver. Its limits keep memory bounded
+// in bytes whatever senders do: a body is capped, the bodies being read at
+// once are capped, each alert's fields are capped, and the queue holds at
+// most queue_size alerts and queue_max_bytes of them.
 type Receiver struct {
-	MaxBodyBytes int64         `yaml:"max_body_bytes"`
-	DedupeTTL    time.Duration `yaml:"dedupe_ttl"`
+	// MaxBodyBytes caps one request body (413 over it).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxInflightBytes caps the bodies being read and decoded at once; a
+	// request that would pass it is answered 503 with Retry-After before
+	// its body is read.
+	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
+	// QueueSize and QueueMaxBytes bound the queue in alerts and in bytes.
+	QueueSize     int   `yaml:"queue_size"`
+	QueueMaxBytes int64 `yaml:"queue_max_bytes"`
+	// MaxAlertsPerNotification is how many new alerts one request may
+	// queue; the rest are answered 503 and come back with Alertmanager's
+	// retry, so a notification of any size is processed in parts.
+	MaxAlertsPerNotification int `yaml:"max_alerts_per_notification"`
+	// Per-alert limits: an alert over one is refused on its own and listed
+	// under "rejected" in the response; the others are processed.
+	MaxLabels          int `yaml:"max_labels"`
+	MaxAnnotations     int `yaml:"max_annotations"`
+	MaxLabelNameBytes  int `yaml:"max_label_name_bytes"`
+	MaxLabelValueBytes int `yaml:"max_label_value_bytes"`
+	MaxAnnotationBytes int `yaml:"max_annotation_bytes"`
+	// ResolvedDedupeTTL is how long a resolved notification is remembered.
+	// Alertmanager sends a resolution once (again only when the delivery
+	// failed, or from an HA peer), so minutes suffice.
+	ResolvedDedupeTTL time.Duration `yaml:"resolved_dedupe_ttl"`
+	// DedupeTTL is the retired name of ResolvedDedupeTTL (it was the TTL of
+	// every notification but firing ones, which are all resolved ones);
+	// still read, with a warning.
+	DedupeTTL time.Duration `yaml:"dedupe_ttl"`
 	// FiringDedupeTTL is how long a firing notification is remembered. It is
 	// short so that Alertmanager's re-sends of a still-firing alert reach
 	// the incident logic (escalation); the open incident keeps them from
 	// acting again.
 	FiringDedupeTTL time.Duration `yaml:"firing_dedupe_ttl"`
-	QueueSize       int           `yaml:"queue_size"`
+}
+
+// Limits are the per-alert limits as the receiver takes them.
+func (r Receiver) Limits() receiver.Limits {
+	return receiver.Limits{
+		MaxLabels: r.MaxLabels, MaxAnnotations: r.MaxAnnotations, MaxNameBytes: r.MaxLabelNameBytes,
+		MaxLabelValueBytes: r.MaxLabelValueBytes, MaxAnnotationBytes: r.MaxAnnotationBytes,
+	}
 }
 
 // Dispatcher configures the worker pool.
@@ -288,14 +325,24 @@ func Default() Config {
 		ListenAddress: "127.0.0.1:9095",
 		Receiver: Receiver{
 			MaxBodyBytes: 1 << 20,
-			// Alertmanager re-sends a firing group every group_interval for as
-			// long as it fires; a day covers the usual repeat_interval.
-			DedupeTTL: 24 * time.Hour,
+			// Sixteen bodies of the maximum size decoding at once: decoded,
+			// they take a few times their size, well inside a 256 MiB pod.
+			MaxInflightBytes: 16 << 20,
+			QueueSize:        1000,
+			QueueMaxBytes:    32 << 20,
+			// Alertmanager's group of a fleet-wide alert can be larger; the
+			// rest is taken from its retries.
+			MaxAlertsPerNotification: 1000,
+			MaxLabels:                receiver.DefaultMaxLabels,
+			MaxAnnotations:           receiver.DefaultMaxAnnotations,
+			MaxLabelNameBytes:        receiver.DefaultMaxNameBytes,
+			MaxLabelValueBytes:       receiver.DefaultMaxLabelValueBytes,
+			MaxAnnotationBytes:       receiver.DefaultMaxAnnotationBytes,
+			ResolvedDedupeTTL:        10 * time.Minute,
 			// Long enough to absorb a burst of one notification (HA
 			// Alertmanager peers, retries), short enough that re-sends
 			// every repeat_interval reach the incidents.
 			FiringDedupeTTL: time.Minute,
-			QueueSize:       1000,
 		},
 		Dispatcher: Dispatcher{Workers: 4, ActionTimeout: 2 * time.Minute},
 		Policy:     Policy{OwnNamespace: os.Getenv("POD_NAMESPACE")},
@@ -323,6 +370,10 @@ func Load(path string, catalog *remediations.Catalog) (*Config, error) {
 		if err := runbook.DecodeStrict(data, &cfg); err != nil {
 			return nil, runbook.FileError(path, err)
 		}
+	}
+	if cfg.Receiver.DedupeTTL != 0 {
+		cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("%s: receiver.dedupe_ttl is renamed receiver.resolved_dedupe_ttl (it only ever applied to resolved notifications); its value %s is used", nameOr(path), cfg.Receiver.DedupeTTL))
+		cfg.Receiver.ResolvedDedupeTTL = cfg.Receiver.DedupeTTL
 	}
 	if cfg.Dispatcher.HistorySize != 0 {
 		cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("%s: dispatcher.history_size is no longer used and can be removed: the audit history is durable and kept for audit.retention", nameOr(path)))
@@ -369,8 +420,17 @@ func (c *Config) validate() error {
 		return fmt.Errorf("receiver.max_body_bytes must be positive")
 	case c.Receiver.QueueSize <= 0:
 		return fmt.Errorf("receiver.queue_size must be positive")
-	case c.Receiver.DedupeTTL <= 0:
-		return fmt.Errorf("receiver.dedupe_ttl must be positive")
+	case c.Receiver.MaxInflightBytes < c.Receiver.MaxBodyBytes:
+		return fmt.Errorf("receiver.max_inflight_bytes (%d) must be at least receiver.max_body_bytes (%d), or no body of the maximum size could ever be read", c.Receiver.MaxInflightBytes, c.Receiver.MaxBodyBytes)
+	case c.Receiver.QueueMaxBytes < c.Receiver.MaxBodyBytes:
+		return fmt.Errorf("receiver.queue_max_bytes (%d) must be at least receiver.max_body_bytes (%d)", c.Receiver.QueueMaxBytes, c.Receiver.MaxBodyBytes)
+	case c.Receiver.MaxAlertsPerNotification <= 0:
+		return fmt.Errorf("receiver.max_alerts_per_notification must be positive")
+	case c.Receiver.MaxLabels <= 0, c.Receiver.MaxAnnotations <= 0, c.Receiver.MaxLabelNameBytes <= 0,
+		c.Receiver.MaxLabelValueBytes <= 0, c.Receiver.MaxAnnotationBytes <= 0:
+		return fmt.Errorf("receiver: max_labels, max_annotations, max_label_name_bytes, max_label_value_bytes and max_annotation_bytes must be positive")
+	case c.Receiver.ResolvedDedupeTTL <= 0:
+		return fmt.Errorf("receiver.resolved_dedupe_ttl must be positive")
 	case c.Receiver.FiringDedupeTTL < time.Millisecond:
 		return fmt.Errorf("receiver.firing_dedupe_ttl must be at least 1ms")
 	case c.Dispatcher.Workers <= 0:

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/remediator/remediator/internal/config"
+	"github.com/remediator/remediator/receiver"
 	"github.com/remediator/remediator/remediations/builtin"
 	"github.com/remediator/remediator/remediations/postgres"
 	"github.com/remediator/remediator/remediations/redis"
@@ -36,11 +37,40 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.ListenAddress != "127.0.0.1:9095" || cfg.Receiver.MaxBodyBytes != 1<<20 || cfg.DryRun || !cfg.BundledPolicy() ||
-		cfg.Receiver.DedupeTTL != 24*time.Hour || cfg.Receiver.FiringDedupeTTL != time.Minute {
+		cfg.Receiver.ResolvedDedupeTTL != 10*time.Minute || cfg.Receiver.DedupeTTL != 0 || cfg.Receiver.FiringDedupeTTL != time.Minute ||
+		cfg.Receiver.QueueMaxBytes != 32<<20 || cfg.Receiver.MaxInflightBytes != 16<<20 || cfg.Receiver.MaxLabels != 64 {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 	if n := len(cfg.RunbookSet.Runbooks); n != 7 {
 		t.Fatalf("default runbooks = %d, want 7", n)
+	}
+}
+
+// The receiver's limits load from the file, and settings that would make a
+// valid notification impossible to take are refused with the setting's name.
+func TestReceiverLimits(t *testing.T) {
+	cfg, err := load(t, `
+receiver: {max_inflight_bytes: 2097152, queue_max_bytes: 4194304, max_alerts_per_notification: 50, max_labels: 10,
+           max_annotations: 5, max_label_name_bytes: 64, max_label_value_bytes: 100, max_annotation_bytes: 1000, resolved_dedupe_ttl: 5m}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := receiver.Limits{MaxLabels: 10, MaxAnnotations: 5, MaxNameBytes: 64, MaxLabelValueBytes: 100, MaxAnnotationBytes: 1000}
+	r := cfg.Receiver
+	if r.Limits() != want || r.MaxInflightBytes != 2<<20 || r.QueueMaxBytes != 4<<20 || r.MaxAlertsPerNotification != 50 || r.ResolvedDedupeTTL != 5*time.Minute {
+		t.Fatalf("receiver %+v", r)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"receiver: {max_inflight_bytes: 1000}", "receiver.max_inflight_bytes (1000) must be at least receiver.max_body_bytes"},
+		{"receiver: {queue_max_bytes: 1000}", "receiver.queue_max_bytes (1000) must be at least receiver.max_body_bytes"},
+		{"receiver: {max_alerts_per_notification: -1}", "receiver.max_alerts_per_notification must be positive"},
+		{"receiver: {max_labels: -1}", "max_labels"},
+		{"receiver: {resolved_dedupe_ttl: -1s}", "receiver.resolved_dedupe_ttl must be positive"},
+	} {
+		if _, err := load(t, tc.yaml); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want it to say %q", tc.yaml, err, tc.want)
+		}
 	}
 }
 
@@ -62,8 +92,12 @@ runbooks:
 		t.Fatal(err)
 	}
 	if cfg.ListenAddress != "0.0.0.0:9999" || !cfg.DryRun || cfg.Receiver.QueueSize != 50 ||
-		cfg.Receiver.DedupeTTL != 2*time.Hour || cfg.Receiver.FiringDedupeTTL != 30*time.Second || cfg.Dispatcher.Workers != 2 || cfg.BundledPolicy() || cfg.Policy.Dir != "/etc/p" {
+		cfg.Receiver.ResolvedDedupeTTL != 2*time.Hour || cfg.Receiver.FiringDedupeTTL != 30*time.Second || cfg.Dispatcher.Workers != 2 || cfg.BundledPolicy() || cfg.Policy.Dir != "/etc/p" {
 		t.Fatalf("config: %+v", cfg)
+	}
+	// The retired dedupe_ttl still loads, as resolved_dedupe_ttl, and says so.
+	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0], "receiver.dedupe_ttl is renamed receiver.resolved_dedupe_ttl") {
+		t.Errorf("warnings %q", cfg.Warnings)
 	}
 	// Settings the file leaves out keep their defaults.
 	if cfg.Receiver.MaxBodyBytes != 1<<20 || cfg.Server.ShutdownTimeout != 30*time.Second {

@@ -102,12 +102,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		return nil, fmt.Errorf("loading policy: %w", err)
 	}
 
-	q := queue.New[alert.Alert](cfg.Receiver.QueueSize)
+	q := queue.NewSized(cfg.Receiver.QueueSize, cfg.Receiver.QueueMaxBytes, alert.Size)
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "remediator_queue_depth", Help: "Alerts waiting for a worker."},
 			func() float64 { return float64(q.Len()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "remediator_queue_capacity", Help: "Capacity of the alert queue."},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "remediator_queue_capacity", Help: "Capacity of the alert queue, in alerts."},
 			func() float64 { return float64(q.Cap()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "remediator_queue_bytes", Help: "Estimated memory held by the alerts waiting for a worker."},
+			func() float64 { return float64(q.Bytes()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "remediator_queue_max_bytes", Help: "Capacity of the alert queue, in bytes (receiver.queue_max_bytes)."},
+			func() float64 { return float64(q.MaxBytes()) }),
 	)
 	st := opts.State
 	if st == nil {
@@ -150,10 +154,23 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 			Dedupe:   st,
 		},
 	}
+	runbooks := cfg.RunbookSet
+	names := make([]string, len(runbooks.Runbooks))
+	for i, rb := range runbooks.Runbooks {
+		names[i] = rb.Name
+	}
 	rcv := receiver.New(q, st, receiver.Options{
-		Auth: opts.Auth, MaxBodyBytes: cfg.Receiver.MaxBodyBytes,
-		DedupeTTL: cfg.Receiver.DedupeTTL, FiringDedupeTTL: cfg.Receiver.FiringDedupeTTL,
-		Logger: log, Metrics: receiver.NewMetrics(reg),
+		Auth: opts.Auth, MaxBodyBytes: cfg.Receiver.MaxBodyBytes, MaxInflightBytes: cfg.Receiver.MaxInflightBytes,
+		MaxAlertsPerNotification: cfg.Receiver.MaxAlertsPerNotification, Limits: cfg.Receiver.Limits(),
+		DedupeTTL: cfg.Receiver.ResolvedDedupeTTL, FiringDedupeTTL: cfg.Receiver.FiringDedupeTTL,
+		Runbook: func(ls map[string]string) string {
+			if rb, err := runbooks.Match(ls); err == nil {
+				return rb.Name
+			}
+			return ""
+		},
+		Runbooks: names,
+		Logger:   log, Metrics: receiver.NewMetrics(reg),
 	})
 	d.handler = d.routes(rcv)
 	return d, nil

@@ -357,7 +357,6 @@ func TestEndToEnd(t *testing.T) {
 	}{
 		{"malformed JSON", []byte(`{"version": "4", "alerts": [`), "Bearer " + token, http.StatusBadRequest},
 		{"wrong version", bytes.Replace(sample(t, "high-cpu.json"), []byte(`"version": "4"`), []byte(`"version": "3"`), 1), "Bearer " + token, http.StatusBadRequest},
-		{"missing fingerprint", bytes.Replace(sample(t, "high-cpu.json"), []byte(`"a1b2c3d4e5f60001"`), []byte(`""`), 1), "Bearer " + token, http.StatusBadRequest},
 		{"oversized body", big, "Bearer " + token, http.StatusRequestEntityTooLarge},
 		{"wrong token", sample(t, "high-cpu.json"), "Bearer nope", http.StatusUnauthorized},
 		{"no credentials", sample(t, "high-cpu.json"), "", http.StatusUnauthorized},
@@ -372,6 +371,14 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 
+	// An alert without a fingerprint is refused on its own, in a 200 that
+	// lists it: Alertmanager never retries a 4xx, so one bad alert must not
+	// sink the others of its group.
+	noFingerprint := bytes.Replace(sample(t, "high-cpu.json"), []byte(`"a1b2c3d4e5f60001"`), []byte(`""`), 1)
+	if r := h.post(noFingerprint, "Bearer "+token); r.code != http.StatusOK || r.body["rejected_total"] != float64(1) || r.body["accepted"] != float64(0) {
+		t.Errorf("alert without fingerprint: %d %v, want 200 listing it as rejected", r.code, r.body)
+	}
+
 	// Let the workers finish, then read the metrics a dashboard would.
 	waitFor(t, "queue drained", func() bool {
 		return metricstest.Scraped(t, h.metrics(), "remediator_queue_depth", nil) == 0
@@ -383,8 +390,9 @@ func TestEndToEnd(t *testing.T) {
 		want   float64
 	}{
 		// 1 sample + 1 duplicate + 1 resolved... counted per decoded alert, duplicates included.
-		{"remediator_alerts_received_total", map[string]string{"alertname": "HighCPUUsage", "status": "firing"}, 1 + 1 + 1 + 1000},
-		{"remediator_alerts_received_total", map[string]string{"alertname": "HighCPUUsage", "status": "resolved"}, 1},
+		{"remediator_alerts_received_total", map[string]string{"runbook": "HighCPUUsage", "status": "firing"}, 1 + 1 + 1 + 1000},
+		{"remediator_alerts_received_total", map[string]string{"runbook": "HighCPUUsage", "status": "resolved"}, 1},
+		{"remediator_alerts_rejected_total", map[string]string{"field": "fingerprint"}, 1},
 		{"remediator_alerts_duplicates_total", nil, 1 + 999},
 		{"remediator_alerts_processed_total", map[string]string{"runbook": "HighCPUUsage", "outcome": "planned"}, 2},
 		{"remediator_alerts_processed_total", map[string]string{"runbook": "HighCPUUsage", "outcome": "denied"}, 1},
@@ -401,7 +409,7 @@ func TestEndToEnd(t *testing.T) {
 		{"remediator_policy_evaluations_total", map[string]string{"result": "error"}, 0},
 		{"remediator_webhook_requests_total", map[string]string{"code": "401"}, 2},
 		{"remediator_webhook_requests_total", map[string]string{"code": "413"}, 1},
-		{"remediator_webhook_requests_total", map[string]string{"code": "400"}, 3},
+		{"remediator_webhook_requests_total", map[string]string{"code": "400"}, 2},
 		{"remediator_policy_last_reload_successful", nil, 1},
 		{"remediator_queue_capacity", nil, 1000},
 	}
@@ -430,7 +438,7 @@ func TestGracefulShutdown(t *testing.T) {
 	// Many distinct alerts so some are still queued when shutdown begins.
 	var fps []string
 	for i := range 50 {
-		fp := fmt.Sprintf("shutdown%08d", i)
+		fp := fmt.Sprintf("5d%014x", i)
 		fps = append(fps, fp)
 		body := bytes.ReplaceAll(sample(t, "high-cpu.json"), []byte("a1b2c3d4e5f60001"), []byte(fp))
 		body = bytes.ReplaceAll(body, []byte("order-service"), []byte(fmt.Sprintf("svc-%d", i)))

@@ -53,7 +53,7 @@ func TestRedisOutageMidRun(t *testing.T) {
 	gate := newGateExecutor()
 	h := startWith(t, func(c *config.Config) {
 		c.Dispatcher.Workers = 1
-		c.Receiver.DedupeTTL = 24 * time.Hour // resolved and firing alike: only the release
+		c.Receiver.ResolvedDedupeTTL = 24 * time.Hour // resolved and firing alike: only the release
 		c.Receiver.FiringDedupeTTL = 24 * time.Hour
 	}, daemon.Options{State: st, StateHealthInterval: 100 * time.Millisecond, Executor: gate}, true)
 
@@ -125,9 +125,9 @@ func TestRedisStateSurvivesRestart(t *testing.T) {
 	}{
 		{"first alert: scale", cpu, 1, dispatch.StatusPlanned, 1, nil},
 		{"its re-send after a restart: a duplicate", cpu, 0, "", 0, nil},
-		{"another alert on the target: scaling cools down", withFingerprint("b2"), 1, dispatch.StatusPlanned, 2, []string{"cooldown"}},
-		{"a third: restart is left", withFingerprint("b3"), 1, dispatch.StatusPlanned, 3, []string{"cooldown"}},
-		{"a fourth: the hourly per-target limit", withFingerprint("b4"), 1, dispatch.StatusDenied, 0, []string{"cooldown", "rate_limit_target"}},
+		{"another alert on the target: scaling cools down", withFingerprint("00000000000000b2"), 1, dispatch.StatusPlanned, 2, []string{"cooldown"}},
+		{"a third: restart is left", withFingerprint("00000000000000b3"), 1, dispatch.StatusPlanned, 3, []string{"cooldown"}},
+		{"a fourth: the hourly per-target limit", withFingerprint("00000000000000b4"), 1, dispatch.StatusDenied, 0, []string{"cooldown", "rate_limit_target"}},
 	} {
 		// A new daemon, and a new store client, for every step.
 		st, err := state.NewRedis(state.RedisOptions{URL: redistest.URL(), Prefix: prefix})

@@ -139,7 +139,7 @@ func TestPostgresEndToEnd(t *testing.T) {
 	// Opened once the daemon is up (which takes a while), so that it is
 	// still younger than the threshold when the alert is handled.
 	young := pgtest.Connect(t, pgtest.DSN(t, db, app), "order-service").PgConn().PID()
-	const fp = "e2e0000postgres1"
+	const fp = "e2e0000000000001"
 	if r := h.post(postgresAlert(t, db, fp), "Bearer "+token); r.code != http.StatusOK || r.body["accepted"] != float64(1) {
 		t.Fatalf("post: %d %v", r.code, r.body)
 	}
@@ -234,7 +234,7 @@ func TestPostgresDryRunEndToEnd(t *testing.T) {
 
 	var logs syncBuffer
 	h := startPostgres(t, pgtest.WithPassword(t, pgtest.DSN(t, db, ""), e2ePassword), &logs, func(c *config.Config) { c.DryRun = true })
-	const fp = "e2e0000postgres3"
+	const fp = "e2e0000000000003"
 	if r := h.post(postgresAlert(t, db, fp), "Bearer "+token); r.code != http.StatusOK || r.body["accepted"] != float64(1) {
 		t.Fatalf("post: %d %v", r.code, r.body)
 	}
@@ -288,7 +288,7 @@ func TestPostgresDryRunEndToEnd(t *testing.T) {
 func TestPostgresUnreachableEndToEnd(t *testing.T) {
 	var logs syncBuffer
 	h := startPostgres(t, "postgres://postgres:"+e2ePassword+"@127.0.0.1:1/postgres?sslmode=disable", &logs)
-	const fp = "e2e0000postgres2"
+	const fp = "e2e0000000000002"
 	start := time.Now()
 	if r := h.post(postgresAlert(t, "orders", fp), "Bearer "+token); r.code != http.StatusOK {
 		t.Fatalf("post: %d %v", r.code, r.body)

@@ -368,3 +368,64 @@ func TestConcurrentClose(t *testing.T) {
 		}
 	}
 }
+
+// TestOffer takes the longest prefix that fits, in items and in bytes, and
+// says why it stopped.
+func TestOffer(t *testing.T) {
+	size := func(s string) int64 { return int64(len(s)) }
+	tests := []struct {
+		name     string
+		capacity int
+		maxBytes int64
+		prime    []string
+		offer    []string
+		want     int
+		wantErr  error
+	}{
+		{"all fit", 4, 100, nil, []string{"a", "bb"}, 2, nil},
+		{"count bound", 2, 100, []string{"x"}, []string{"a", "b"}, 1, queue.ErrFull},
+		{"byte bound", 10, 5, []string{"xx"}, []string{"aa", "bb"}, 1, queue.ErrFull},
+		{"byte bound exactly", 10, 6, []string{"xx"}, []string{"aa", "bb"}, 2, nil},
+		{"an oversized item enters an empty queue", 10, 3, nil, []string{"aaaaaa", "b"}, 1, queue.ErrFull},
+		{"an oversized item waits behind others", 10, 3, []string{"x"}, []string{"aaaaaa"}, 0, queue.ErrFull},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := queue.NewSized(tc.capacity, tc.maxBytes, size)
+			if err := q.TryPush(tc.prime...); err != nil {
+				t.Fatal(err)
+			}
+			n, err := q.Offer(tc.offer...)
+			if n != tc.want || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
+				t.Fatalf("Offer = %d, %v; want %d, %v", n, err, tc.want, tc.wantErr)
+			}
+			if q.Len() != len(tc.prime)+n {
+				t.Errorf("Len = %d", q.Len())
+			}
+		})
+	}
+}
+
+// TestSizedBytesFollowConsumers: bytes of consumed items are freed, so the
+// byte bound never blocks a queue that consumers keep emptying.
+func TestSizedBytesFollowConsumers(t *testing.T) {
+	q := queue.NewSized(3, 10, func(s string) int64 { return int64(len(s)) })
+	for round := range 50 {
+		if n, err := q.Offer("aaaa", "bbbb", "cc"); n != 3 || err != nil {
+			t.Fatalf("round %d: Offer = %d, %v (bytes %d)", round, n, err, q.Bytes())
+		}
+		if q.Bytes() != 10 {
+			t.Fatalf("round %d: Bytes = %d, want 10", round, q.Bytes())
+		}
+		for range 3 {
+			<-q.C()
+		}
+		if q.Bytes() != 0 {
+			t.Fatalf("round %d: Bytes after draining = %d", round, q.Bytes())
+		}
+	}
+	q.Close()
+	if _, err := q.Offer("x"); !errors.Is(err, queue.ErrClosed) {
+		t.Errorf("Offer after Close = %v", err)
+	}
+}

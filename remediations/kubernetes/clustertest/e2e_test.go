@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net"
@@ -91,8 +92,11 @@ func startDaemon(t *testing.T, policyData string) *running {
 }
 
 // post sends one Alertmanager notification (webhook v4) of a firing alert.
-func (r *running) post(t testing.TB, name, fingerprint string, labels map[string]string) {
+// The alert's fingerprint is derived from id, as Alertmanager derives its
+// 16 hex digits from the labels: the same id, the same alert.
+func (r *running) post(t testing.TB, name, id string, labels map[string]string) {
 	t.Helper()
+	fingerprint := fmt.Sprintf("%016x", hashString(id))
 	labels["alertname"] = name
 	alert := map[string]any{
 		"status": "firing", "labels": labels, "annotations": map[string]string{"summary": name},
@@ -270,4 +274,11 @@ func TestRunbooksEndToEnd(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hashString is FNV-1a of s.
+func hashString(s string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(s))
+	return h.Sum64()
 }
