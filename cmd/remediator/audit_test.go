@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -108,10 +109,16 @@ policy:
 type daemonProc struct {
 	cmd   *exec.Cmd
 	addr  string
+	token string // the bearer token do sends: REMEDIATOR_AUTH_TOKEN of env
 	mu    sync.Mutex
 	logs  []string
 	lines chan string
 }
+
+// maxLogLine is how much of one log line startDaemon keeps. A hostile alert
+// can put a megabyte into a line (a fingerprint, say); the rest is dropped,
+// never left unread, since a daemon whose stderr is not drained blocks.
+const maxLogLine = 64 << 10
 
 func startDaemon(t *testing.T, bin string, env []string, args ...string) *daemonProc {
 	t.Helper()
@@ -125,16 +132,26 @@ func startDaemon(t *testing.T, bin string, env []string, args ...string) *daemon
 		t.Fatal(err)
 	}
 	d := &daemonProc{cmd: cmd, lines: make(chan string, 1000)}
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "REMEDIATOR_AUTH_TOKEN="); ok {
+			d.token = v
+		}
+	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	go func() {
 		defer close(d.lines)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			d.mu.Lock()
-			d.logs = append(d.logs, sc.Text())
-			d.mu.Unlock()
-			d.lines <- sc.Text()
+		r := bufio.NewReaderSize(stderr, maxLogLine)
+		for {
+			line, err := readLogLine(r)
+			if line != "" {
+				d.mu.Lock()
+				d.logs = append(d.logs, line)
+				d.mu.Unlock()
+				d.lines <- line
+			}
+			if err != nil {
+				return
+			}
 		}
 	}()
 	addrRE := regexp.MustCompile(`"msg":"remediator listening".*"address":"(127\.0\.0\.1:\d+)"`)
@@ -159,6 +176,18 @@ func startDaemon(t *testing.T, bin string, env []string, args ...string) *daemon
 	return d
 }
 
+// readLogLine returns the next line of r without its newline, cut to
+// maxLogLine bytes (r's buffer size); the rest of a longer line is read and
+// dropped.
+func readLogLine(r *bufio.Reader) (string, error) {
+	b, err := r.ReadSlice('\n')
+	line := string(bytes.TrimSuffix(b, []byte("\n")))
+	for errors.Is(err, bufio.ErrBufferFull) {
+		_, err = r.ReadSlice('\n')
+	}
+	return line, err
+}
+
 func (d *daemonProc) log() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -168,7 +197,7 @@ func (d *daemonProc) log() string {
 func (d *daemonProc) do(t *testing.T, method, path string, body []byte) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(method, "http://"+d.addr+path, bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer kill-token")
+	req.Header.Set("Authorization", "Bearer "+d.token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/alecthomas/kingpin/v2"
 	goredis "github.com/redis/go-redis/v9"
 
@@ -48,6 +49,7 @@ type serveCmd struct {
 	kubeContext    string
 	audit          string
 	auditRetention time.Duration
+	memoryLimit    memorySize
 	log            *logFlags
 }
 
@@ -93,6 +95,10 @@ func newServeCmd(app *kingpin.Application) *serveCmd {
 		Envar("REMEDIATOR_AUDIT").PlaceHolder("sqlite:///PATH|memory|postgres://...").StringVar(&c.audit)
 	c.cmd.Flag("audit-retention", "Delete audit records older than this (default 2160h = 90 days, or audit.retention from the config).").
 		Envar("REMEDIATOR_AUDIT_RETENTION").DurationVar(&c.auditRetention)
+	c.cmd.Flag("memory-limit", "Go memory limit, e.g. 230MiB (units B, KiB, MiB, GiB): the garbage collector runs as often as it must "+
+		"to keep Go's memory under it. Default: GOMEMLIMIT if set, else 90% of the container's cgroup memory limit, else none. "+
+		"Set it about 10% under the container's limit.").
+		Envar("REMEDIATOR_MEMORY_LIMIT").PlaceHolder("SIZE").SetValue(&c.memoryLimit)
 	c.log = addLogFlags(c.cmd)
 	return c
 }
@@ -116,10 +122,14 @@ func (c *serveCmd) run(chosen string, _, stderr io.Writer) (int, bool) {
 }
 
 func (c *serveCmd) serve(ctx context.Context, log *slog.Logger) error {
+	// First, so that everything after it, the policy compiled at start-up
+	// included, runs under the limit.
+	applyMemoryLimit(log, int64(c.memoryLimit), os.Getenv("GOMEMLIMIT"), memlimit.FromCgroup)
 	// The daemon's live heap is a few MB, and with Go's default GOGC=100 a
 	// collection runs every ~100 policy decisions; its pauses set the decision
 	// latency's tail on small machines. Trading some memory for fewer
 	// collections is the better default here; GOGC in the environment wins.
+	// The memory limit set above bounds the heap whatever GOGC is.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 		log.Debug("GOGC not set; using a larger GC target for steadier latency", "gogc", defaultGCPercent)
