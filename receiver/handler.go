@@ -157,11 +157,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	// Authentication comes first so that an unauthenticated caller learns
 	// nothing, not even which methods exist, and no body is read for it.
-	if h.auth != nil && !h.auth.Authenticate(r) {
-		for _, c := range challenges(h.auth) {
-			w.Header().Add("WWW-Authenticate", c)
+	if h.auth != nil {
+		if code, reason, ok := h.auth.Admit(w, r); !ok {
+			return h.reject(w, r, code, reason)
 		}
-		return h.reject(w, r, http.StatusUnauthorized, "authentication required")
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)

@@ -1,4 +1,4 @@
-package receiver
+package httpauth
 
 import (
 	"crypto/sha256"
@@ -12,16 +12,24 @@ import (
 // Realm is the protection space named in WWW-Authenticate challenges.
 const Realm = "remediator"
 
-// Authenticator decides whether a request carries valid credentials.
-type Authenticator interface {
+// Credential decides whether a request carries one configured credential
+// (or, built with AnyOf, one of several).
+type Credential interface {
 	Authenticate(r *http.Request) bool
 }
 
-// Challenger is implemented by Authenticators that know which
-// WWW-Authenticate challenges to send with a 401. The handler falls back to a
-// Bearer challenge for Authenticators that do not implement it.
+// Challenger is implemented by Credentials that know which WWW-Authenticate
+// challenges to send with a 401. A Bearer challenge is sent for Credentials
+// that do not implement it.
 type Challenger interface {
 	Challenges() []string
+}
+
+// identified is implemented by this package's Credentials. ids names their
+// secrets by digests of scheme and secret (never the secrets), so that New
+// can refuse one secret configured for two roles.
+type identified interface {
+	ids() []digest
 }
 
 // digest is a SHA-256 of a secret. Comparing digests rather than the secrets
@@ -35,23 +43,23 @@ func digestOf(s string) digest { return sha256.Sum256([]byte(s)) }
 // equal compares two digests in constant time.
 func (d *digest) equal(o *digest) bool { return subtle.ConstantTimeCompare(d[:], o[:]) == 1 }
 
-type bearerAuth struct{ token digest }
+type bearerAuth struct{ token, id digest }
 
-// BearerToken returns an Authenticator that accepts requests carrying
+// BearerToken returns a Credential that accepts requests carrying
 // "Authorization: Bearer <token>", as Alertmanager's http_config
 // authorization (or bearer_token) sends it. The token must not be empty or
 // have surrounding whitespace (which the header format cannot carry).
-func BearerToken(token string) (Authenticator, error) {
+func BearerToken(token string) (Credential, error) {
 	if token == "" {
 		return nil, errors.New("bearer token auth: empty token")
 	}
 	if strings.TrimSpace(token) != token {
 		return nil, errors.New("bearer token auth: token has leading or trailing whitespace")
 	}
-	return &bearerAuth{token: digestOf(token)}, nil
+	return &bearerAuth{token: digestOf(token), id: digestOf("bearer\x00" + token)}, nil
 }
 
-// Authenticate implements Authenticator.
+// Authenticate implements Credential.
 func (b *bearerAuth) Authenticate(r *http.Request) bool {
 	got, ok := bearerToken(r)
 	if !ok {
@@ -63,6 +71,8 @@ func (b *bearerAuth) Authenticate(r *http.Request) bool {
 
 // Challenges implements Challenger.
 func (b *bearerAuth) Challenges() []string { return []string{`Bearer realm="` + Realm + `"`} }
+
+func (b *bearerAuth) ids() []digest { return []digest{b.id} }
 
 // bearerToken extracts the token of an Authorization: Bearer header. The
 // scheme is case-insensitive (RFC 9110, section 11.1).
@@ -76,13 +86,13 @@ func bearerToken(r *http.Request) (string, bool) {
 	return tok, tok != ""
 }
 
-type basicAuth struct{ user, pass digest }
+type basicAuth struct{ user, pass, id digest }
 
-// BasicAuth returns an Authenticator that accepts HTTP basic auth with this
+// BasicAuth returns a Credential that accepts HTTP basic auth with this
 // username and password, as Alertmanager's http_config basic_auth sends it.
 // Neither may be empty, and the username may not contain a colon (basic auth
 // cannot carry one).
-func BasicAuth(username, password string) (Authenticator, error) {
+func BasicAuth(username, password string) (Credential, error) {
 	switch {
 	case username == "":
 		return nil, errors.New("basic auth: empty username")
@@ -91,10 +101,11 @@ func BasicAuth(username, password string) (Authenticator, error) {
 	case strings.Contains(username, ":"):
 		return nil, errors.New("basic auth: username contains a colon")
 	}
-	return &basicAuth{user: digestOf(username), pass: digestOf(password)}, nil
+	// The username has no colon, so "user:pass" names the pair unambiguously.
+	return &basicAuth{user: digestOf(username), pass: digestOf(password), id: digestOf("basic\x00" + username + ":" + password)}, nil
 }
 
-// Authenticate implements Authenticator.
+// Authenticate implements Credential.
 func (b *basicAuth) Authenticate(r *http.Request) bool {
 	user, pass, ok := r.BasicAuth()
 	if !ok {
@@ -113,25 +124,27 @@ func (b *basicAuth) Challenges() []string {
 	return []string{`Basic realm="` + Realm + `", charset="UTF-8"`}
 }
 
-type anyAuth []Authenticator
+func (b *basicAuth) ids() []digest { return []digest{b.id} }
 
-// AnyOf returns an Authenticator that accepts a request when any of auths
-// does, so that credentials can be rotated (old and new token both valid for
-// a while) or several Alertmanagers configured differently. It needs at least
-// one Authenticator and no nil ones.
-func AnyOf(auths ...Authenticator) (Authenticator, error) {
-	if len(auths) == 0 {
-		return nil, errors.New("any-of auth: no authenticators")
+type anyAuth []Credential
+
+// AnyOf returns a Credential that accepts a request when any of creds does,
+// so that credentials can be rotated (old and new token both valid for a
+// while) or several Alertmanagers configured differently. It needs at least
+// one Credential and no nil ones.
+func AnyOf(creds ...Credential) (Credential, error) {
+	if len(creds) == 0 {
+		return nil, errors.New("any-of auth: no credentials")
 	}
-	for i, a := range auths {
-		if a == nil {
-			return nil, fmt.Errorf("any-of auth: authenticator %d is nil", i)
+	for i, c := range creds {
+		if c == nil {
+			return nil, fmt.Errorf("any-of auth: credential %d is nil", i)
 		}
 	}
-	return anyAuth(append([]Authenticator(nil), auths...)), nil
+	return anyAuth(append([]Credential(nil), creds...)), nil
 }
 
-// Authenticate implements Authenticator.
+// Authenticate implements Credential.
 func (as anyAuth) Authenticate(r *http.Request) bool {
 	for _, a := range as {
 		if a.Authenticate(r) {
@@ -156,8 +169,18 @@ func (as anyAuth) Challenges() []string {
 	return out
 }
 
+func (as anyAuth) ids() []digest {
+	var out []digest
+	for _, a := range as {
+		if id, ok := a.(identified); ok {
+			out = append(out, id.ids()...)
+		}
+	}
+	return out
+}
+
 // challenges returns the WWW-Authenticate challenges for a.
-func challenges(a Authenticator) []string {
+func challenges(a Credential) []string {
 	if c, ok := a.(Challenger); ok {
 		if cs := c.Challenges(); len(cs) > 0 {
 			return cs

@@ -1,4 +1,4 @@
-package receiver
+package httpauth
 
 import (
 	"net/http"
@@ -14,15 +14,15 @@ func TestAuthConstructorsRejectBadSecrets(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		make func() (Authenticator, error)
+		make func() (Credential, error)
 	}{
-		{"empty token", func() (Authenticator, error) { return BearerToken("") }},
-		{"token with whitespace", func() (Authenticator, error) { return BearerToken(" s3cr3t") }},
-		{"empty username", func() (Authenticator, error) { return BasicAuth("", "pw") }},
-		{"empty password", func() (Authenticator, error) { return BasicAuth("alertmanager", "") }},
-		{"colon in username", func() (Authenticator, error) { return BasicAuth("alert:manager", "pw") }},
-		{"any of nothing", func() (Authenticator, error) { return AnyOf() }},
-		{"any of nil", func() (Authenticator, error) { return AnyOf(ok, nil) }},
+		{"empty token", func() (Credential, error) { return BearerToken("") }},
+		{"token with whitespace", func() (Credential, error) { return BearerToken(" s3cr3t") }},
+		{"empty username", func() (Credential, error) { return BasicAuth("", "pw") }},
+		{"empty password", func() (Credential, error) { return BasicAuth("alertmanager", "") }},
+		{"colon in username", func() (Credential, error) { return BasicAuth("alert:manager", "pw") }},
+		{"any of nothing", func() (Credential, error) { return AnyOf() }},
+		{"any of nil", func() (Credential, error) { return AnyOf(ok, nil) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +62,7 @@ func TestAuthenticate(t *testing.T) {
 
 	tests := []struct {
 		name string
-		auth Authenticator
+		auth Credential
 		set  func(*http.Request)
 		want bool
 	}{
@@ -100,7 +100,7 @@ func TestAuthenticate(t *testing.T) {
 	}
 }
 
-// plainAuth is an Authenticator that does not implement Challenger.
+// plainAuth is a Credential that does not implement Challenger.
 type plainAuth struct{}
 
 func (plainAuth) Authenticate(*http.Request) bool { return false }
@@ -112,7 +112,7 @@ func TestChallenges(t *testing.T) {
 	both, _ := AnyOf(bearer, basic, bearer2)
 	tests := []struct {
 		name string
-		auth Authenticator
+		auth Credential
 		want []string
 	}{
 		{"bearer", bearer, []string{`Bearer realm="remediator"`}},
