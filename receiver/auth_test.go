@@ -3,140 +3,113 @@ package receiver
 import (
 	"net/http"
 	"net/http/httptest"
-	"slices"
+	"strconv"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/remediator/remediator/internal/httpauth"
 )
 
-func TestAuthConstructorsRejectBadSecrets(t *testing.T) {
-	ok, err := BearerToken("s3cr3t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name string
-		make func() (Authenticator, error)
-	}{
-		{"empty token", func() (Authenticator, error) { return BearerToken("") }},
-		{"token with whitespace", func() (Authenticator, error) { return BearerToken(" s3cr3t") }},
-		{"empty username", func() (Authenticator, error) { return BasicAuth("", "pw") }},
-		{"empty password", func() (Authenticator, error) { return BasicAuth("alertmanager", "") }},
-		{"colon in username", func() (Authenticator, error) { return BasicAuth("alert:manager", "pw") }},
-		{"any of nothing", func() (Authenticator, error) { return AnyOf() }},
-		{"any of nil", func() (Authenticator, error) { return AnyOf(ok, nil) }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a, err := tt.make()
-			if err == nil || a != nil {
-				t.Fatalf("got %v, %v; want an error", a, err)
-			}
-		})
-	}
-}
-
-func TestAuthenticate(t *testing.T) {
-	bearer, err := BearerToken("s3cr3t-token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	basic, err := BasicAuth("alertmanager", "pa55word")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rotated, err := BearerToken("new-token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	anyAuth, err := AnyOf(bearer, basic, rotated)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	withHeader := func(v string) func(*http.Request) {
-		return func(r *http.Request) { r.Header.Set("Authorization", v) }
-	}
-	withBasic := func(u, p string) func(*http.Request) {
-		return func(r *http.Request) { r.SetBasicAuth(u, p) }
-	}
-	none := func(*http.Request) {}
-
-	tests := []struct {
-		name string
-		auth Authenticator
-		set  func(*http.Request)
-		want bool
-	}{
-		{"bearer ok", bearer, withHeader("Bearer s3cr3t-token"), true},
-		{"bearer scheme is case-insensitive", bearer, withHeader("bearer s3cr3t-token"), true},
-		{"bearer extra spaces", bearer, withHeader("Bearer   s3cr3t-token "), true},
-		{"bearer wrong token", bearer, withHeader("Bearer s3cr3t-tokeN"), false},
-		{"bearer prefix of token", bearer, withHeader("Bearer s3cr3t"), false},
-		{"bearer token extended", bearer, withHeader("Bearer s3cr3t-token2"), false},
-		{"bearer empty token", bearer, withHeader("Bearer "), false},
-		{"bearer no scheme", bearer, withHeader("s3cr3t-token"), false},
-		{"bearer no header", bearer, none, false},
-		{"bearer given basic", bearer, withBasic("alertmanager", "s3cr3t-token"), false},
-		{"basic ok", basic, withBasic("alertmanager", "pa55word"), true},
-		{"basic wrong password", basic, withBasic("alertmanager", "pa55wort"), false},
-		{"basic wrong username", basic, withBasic("alertmanagr", "pa55word"), false},
-		{"basic empty password", basic, withBasic("alertmanager", ""), false},
-		{"basic no header", basic, none, false},
-		{"basic given bearer", basic, withHeader("Bearer pa55word"), false},
-		{"basic malformed base64", basic, withHeader("Basic !!!"), false},
-		{"any bearer", anyAuth, withHeader("Bearer s3cr3t-token"), true},
-		{"any rotated bearer", anyAuth, withHeader("Bearer new-token"), true},
-		{"any basic", anyAuth, withBasic("alertmanager", "pa55word"), true},
-		{"any wrong", anyAuth, withHeader("Bearer old-token"), false},
-		{"any none", anyAuth, none, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest(http.MethodPost, "/api/v1/alerts", nil)
-			tt.set(r)
-			if got := tt.auth.Authenticate(r); got != tt.want {
-				t.Errorf("Authenticate = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
-
-// plainAuth is an Authenticator that does not implement Challenger.
-type plainAuth struct{}
-
-func (plainAuth) Authenticate(*http.Request) bool { return false }
-
-func TestChallenges(t *testing.T) {
-	bearer, _ := BearerToken("t")
-	basic, _ := BasicAuth("u", "p")
-	bearer2, _ := BearerToken("t2")
-	both, _ := AnyOf(bearer, basic, bearer2)
-	tests := []struct {
-		name string
-		auth Authenticator
-		want []string
-	}{
-		{"bearer", bearer, []string{`Bearer realm="remediator"`}},
-		{"basic", basic, []string{`Basic realm="remediator", charset="UTF-8"`}},
-		{"any, deduplicated", both, []string{`Bearer realm="remediator"`, `Basic realm="remediator", charset="UTF-8"`}},
-		{"custom falls back to bearer", plainAuth{}, []string{`Bearer realm="remediator"`}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := challenges(tt.auth); !slices.Equal(got, tt.want) {
-				t.Errorf("challenges = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
-func BenchmarkAuthenticate(b *testing.B) {
-	bearer, _ := BearerToken("s3cr3t-token")
-	r := httptest.NewRequest(http.MethodPost, "/api/v1/alerts", nil)
-	r.Header.Set("Authorization", "Bearer s3cr3t-token")
-	b.ReportAllocs()
-	for b.Loop() {
-		if !bearer.Authenticate(r) {
-			b.Fatal("rejected")
+// alertsAuth is the daemon's webhook authentication with only an alerts
+// credential: a bearer token, basic auth, or both ("" leaves one out).
+func alertsAuth(tb testing.TB, token, user, pass string) Authenticator {
+	tb.Helper()
+	var creds []httpauth.Credential
+	if token != "" {
+		c, err := httpauth.BearerToken(token)
+		if err != nil {
+			tb.Fatal(err)
 		}
+		creds = append(creds, c)
+	}
+	if user != "" {
+		c, err := httpauth.BasicAuth(user, pass)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		creds = append(creds, c)
+	}
+	c, err := httpauth.AnyOf(creds...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a, err := httpauth.New(map[httpauth.Role]httpauth.Credential{httpauth.Alerts: c})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a.Guard(httpauth.Alerts)
+}
+
+// rolesAuth is the webhook authentication with an alerts and a read token.
+func rolesAuth(tb testing.TB, alerts, read string) Authenticator {
+	tb.Helper()
+	a, err := httpauth.BearerToken(alerts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r, err := httpauth.BearerToken(read)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	auth, err := httpauth.New(map[httpauth.Role]httpauth.Credential{httpauth.Alerts: a, httpauth.Read: r})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return auth.Guard(httpauth.Alerts)
+}
+
+// bodySpy is a request body that fails the test when read.
+type bodySpy struct {
+	tb   testing.TB
+	read bool
+}
+
+func (b *bodySpy) Read(p []byte) (int, error) {
+	b.read = true
+	b.tb.Error("the body of a refused request was read")
+	return 0, http.ErrBodyReadAfterClose
+}
+
+func (b *bodySpy) Close() error { return nil }
+
+// TestRefusedBeforeBody: a request without the alerts role is refused before
+// a byte of its body is read (the attack: an unauthenticated client, or one
+// holding only the read credential, streams a body to make the daemon read
+// and decode it), and the refusal is counted by code. Positive control: the
+// alerts credential's request is read and queued.
+func TestRefusedBeforeBody(t *testing.T) {
+	auth := rolesAuth(t, "alerts-token", "read-token")
+	for _, tc := range []struct {
+		name  string
+		token string
+		want  int
+	}{
+		{"no credential", "", http.StatusUnauthorized},
+		{"wrong token", "guess", http.StatusUnauthorized},
+		{"read token", "read-token", http.StatusForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, 4, Options{Auth: auth})
+			spy := &bodySpy{tb: t}
+			r := httptest.NewRequest(http.MethodPost, "/api/v1/alerts", nil)
+			r.Body, r.ContentLength = spy, 1<<30
+			if tc.token != "" {
+				r.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			w := httptest.NewRecorder()
+			e.h.ServeHTTP(w, r)
+			if w.Code != tc.want || spy.read || e.q.Len() != 0 {
+				t.Fatalf("code %d (want %d), body read %v, queued %d", w.Code, tc.want, spy.read, e.q.Len())
+			}
+			decodeResponse(t, w)
+			if got := testutil.ToFloat64(e.m.requests.WithLabelValues(strconv.Itoa(tc.want))); got != 1 {
+				t.Errorf("webhook_requests_total{code=%d} = %v, want 1", tc.want, got)
+			}
+		})
+	}
+	e := newEnv(t, 4, Options{Auth: auth})
+	if w := e.post(t, readTestdata(t, "firing_high_cpu.json"), bearerHeader("alerts-token")); w.Code != http.StatusOK || e.q.Len() != 1 {
+		t.Fatalf("alerts token: code %d, queued %d", w.Code, e.q.Len())
 	}
 }

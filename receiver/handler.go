@@ -200,7 +200,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Why requests are refused, as the summary log counts them: a fixed set.
 const (
-	refusedAuth     = "authentication required"
 	refusedMethod   = "method not allowed"
 	refusedTooLarge = "body too large"
 	refusedInvalid  = "invalid notification"
@@ -215,11 +214,12 @@ const (
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	// Authentication comes first so that an unauthenticated caller learns
 	// nothing, not even which methods exist, and no body is read for it.
-	if h.auth != nil && !h.auth.Authenticate(r) {
-		for _, c := range challenges(h.auth) {
-			w.Header().Add("WWW-Authenticate", c)
+	if h.auth != nil {
+		if code, reason, ok := h.auth.Admit(w, r); !ok {
+			// The reason is fixed text, one per refusal: fit for the
+			// summary's bounded set of reasons.
+			return h.reject(w, r, code, reason, reason)
 		}
-		return h.reject(w, r, http.StatusUnauthorized, refusedAuth, "authentication required")
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)

@@ -112,18 +112,10 @@ func TestServeHTTPStatusCodes(t *testing.T) {
 	firing := readTestdata(t, "firing_high_cpu.json")
 	multi := readTestdata(t, "multi_alert_group.json")
 	mut := func(f func(m map[string]any)) []byte { return mutateJSON(t, firing, f) }
-	bearer, err := BearerToken("s3cr3t-token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	basic, err := BasicAuth("alertmanager", "pa55word")
-	if err != nil {
-		t.Fatal(err)
-	}
-	either, err := AnyOf(bearer, basic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bearer := alertsAuth(t, "s3cr3t-token", "", "")
+	basic := alertsAuth(t, "", "alertmanager", "pa55word")
+	either := alertsAuth(t, "s3cr3t-token", "alertmanager", "pa55word")
+	withRead := rolesAuth(t, "s3cr3t-token", "read-token")
 	const maxBody = 4096
 	padTo := func(n int) []byte { // firing payload padded with trailing whitespace to n bytes
 		b := append([]byte(nil), firing...)
@@ -184,6 +176,12 @@ func TestServeHTTPStatusCodes(t *testing.T) {
 		{name: "either, bearer", auth: either, body: firing, set: []func(*http.Request){bearerHeader("s3cr3t-token")}, wantCode: 200, wantAccept: 1, wantQueued: 1},
 		{name: "either, basic", auth: either, body: firing, set: []func(*http.Request){basicHeader("alertmanager", "pa55word")}, wantCode: 200, wantAccept: 1, wantQueued: 1},
 		{name: "auth before method", auth: bearer, method: http.MethodGet, wantCode: 401},
+		{name: "read credential", auth: withRead, body: firing, set: []func(*http.Request){bearerHeader("read-token")}, wantCode: 403,
+			wantError: "does not have the alerts role", wantHeader: map[string][]string{"Www-Authenticate": nil}},
+		{name: "alerts credential beside a read one", auth: withRead, body: firing, set: []func(*http.Request){bearerHeader("s3cr3t-token")},
+			wantCode: 200, wantAccept: 1, wantQueued: 1},
+		{name: "no credential beside a read one", auth: withRead, body: firing, wantCode: 401, wantError: "authentication required",
+			wantHeader: map[string][]string{"Www-Authenticate": {`Bearer realm="remediator"`}}},
 
 		{name: "GET", method: http.MethodGet, wantCode: 405, wantError: "method not allowed",
 			wantHeader: map[string][]string{"Allow": {"POST"}}},
@@ -759,9 +757,8 @@ func waitForLog(t *testing.T, logs *syncBuffer, cond func(map[string][]map[strin
 
 func TestLogging(t *testing.T) {
 	var logs syncBuffer
-	bearer, _ := BearerToken("do-not-log-me")
 	e := newEnv(t, 10, Options{
-		Auth:              bearer,
+		Auth:              alertsAuth(t, "do-not-log-me", "", ""),
 		Logger:            slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		RejectLogInterval: 50 * time.Millisecond,
 	})
@@ -1051,18 +1048,7 @@ func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discardWriter) WriteHeader(code int)        { d.code = code }
 
 func BenchmarkServeHTTP(b *testing.B) {
-	bearer, err := BearerToken("s3cr3t-token")
-	if err != nil {
-		b.Fatal(err)
-	}
-	basic, err := BasicAuth("alertmanager", "pa55word")
-	if err != nil {
-		b.Fatal(err)
-	}
-	auth, err := AnyOf(bearer, basic)
-	if err != nil {
-		b.Fatal(err)
-	}
+	auth := alertsAuth(b, "s3cr3t-token", "alertmanager", "pa55word")
 	for _, n := range []int{1, 10} {
 		b.Run("alerts="+strconv.Itoa(n), func(b *testing.B) {
 			e := newEnv(b, 1024, Options{Auth: auth})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/remediator/remediator/internal/config"
 	"github.com/remediator/remediator/internal/daemon"
+	"github.com/remediator/remediator/internal/httpauth"
 	"github.com/remediator/remediator/receiver"
 	"github.com/remediator/remediator/remediations/builtin"
 )
@@ -65,8 +66,12 @@ func TestAgainstDaemon(t *testing.T) {
 	}
 }
 
-func mustToken(t *testing.T) receiver.Authenticator {
-	a, err := receiver.BearerToken("lg")
+func mustToken(t *testing.T) *httpauth.Authenticator {
+	c, err := httpauth.BearerToken("lg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := httpauth.New(map[httpauth.Role]httpauth.Credential{httpauth.Alerts: c})
 	if err != nil {
 		t.Fatal(err)
 	}

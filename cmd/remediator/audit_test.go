@@ -123,7 +123,8 @@ const maxLogLine = 64 << 10
 func startDaemon(t *testing.T, bin string, env []string, args ...string) *daemonProc {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--listen-address=127.0.0.1:0", "--log-format=json"}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
+	// Credentials come from env alone, not from the machine's environment.
+	cmd.Env = append(withoutAuthEnv(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

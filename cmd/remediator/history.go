@@ -18,31 +18,37 @@ import (
 
 	"github.com/remediator/remediator/internal/audit"
 	"github.com/remediator/remediator/internal/config"
+	"github.com/remediator/remediator/internal/httpauth"
 )
 
 type historyCmd struct {
-	cmd       *kingpin.CmdClause
-	url       string
-	tokenFile string
-	audit     string
-	output    string
-	query     map[string]*string
-	limit     int
+	cmd           *kingpin.CmdClause
+	url           string
+	readTokenFile string
+	tokenFile     string
+	audit         string
+	output        string
+	query         map[string]*string
+	limit         int
 }
 
 func newHistoryCmd(app *kingpin.Application) *historyCmd {
 	c := &historyCmd{query: map[string]*string{}}
 	c.cmd = app.Command("history", "Show the audit history, newest first: what each alert led to, which action ran on which target, the result.\n\n"+
-		"Reads a running daemon's API (--url, with the token from REMEDIATOR_AUTH_TOKEN or --auth-token-file), or the store\n"+
-		"directly (--audit, REMEDIATOR_AUDIT_POSTGRES_DSN, else the default SQLite file `remediator serve` writes).\n"+
+		"Reads a running daemon's API (--url, with the read token from REMEDIATOR_READ_TOKEN or --read-token-file; without\n"+
+		"one, the alerts token from REMEDIATOR_AUTH_TOKEN or --auth-token-file, which reads while the daemon has no read\n"+
+		"credential), or the store directly (--audit, REMEDIATOR_AUDIT_POSTGRES_DSN, else the default SQLite file\n"+
+		"`remediator serve` writes).\n"+
 		"`remediator history --id ID -o json` would be the API's GET /api/v1/remediations/ID; use the API for one record's evidence.\n\n"+
 		"Examples:\n"+
 		"  remediator history --since 24h\n"+
 		"  remediator history --result failed --action postgres.terminate_idle --limit 20\n"+
-		"  REMEDIATOR_AUTH_TOKEN=s3cret remediator history --url http://remediator:9095 --alertname HighCPUUsage --target order-service\n"+
+		"  REMEDIATOR_READ_TOKEN=s3cret remediator history --url http://remediator:9095 --alertname HighCPUUsage --target order-service\n"+
 		"  remediator history --audit sqlite:///var/lib/remediator/audit.db -o json")
 	c.cmd.Flag("url", "Base URL of a running daemon whose API to read (instead of the store).").Envar("REMEDIATOR_URL").StringVar(&c.url)
-	c.cmd.Flag("auth-token-file", "File holding the bearer token for --url (else REMEDIATOR_AUTH_TOKEN).").Envar("REMEDIATOR_AUTH_TOKEN_FILE").ExistingFileVar(&c.tokenFile)
+	c.cmd.Flag("read-token-file", "File holding the read token for --url (else REMEDIATOR_READ_TOKEN).").Envar("REMEDIATOR_READ_TOKEN_FILE").ExistingFileVar(&c.readTokenFile)
+	c.cmd.Flag("auth-token-file", "File holding the alerts token, used for --url when no read token is given (else REMEDIATOR_AUTH_TOKEN).").
+		Envar("REMEDIATOR_AUTH_TOKEN_FILE").ExistingFileVar(&c.tokenFile)
 	c.cmd.Flag("audit", "The store to read: sqlite:///path/audit.db or postgres://... (default: REMEDIATOR_AUDIT_POSTGRES_DSN, else the default SQLite file).").
 		PlaceHolder("DSN").StringVar(&c.audit)
 	for _, f := range []struct{ name, help string }{
@@ -128,13 +134,9 @@ func (c *historyCmd) fromStore(ctx context.Context, f audit.Filter) (audit.Page,
 }
 
 func (c *historyCmd) fromAPI(ctx context.Context, q url.Values) (audit.Page, error) {
-	token := os.Getenv("REMEDIATOR_AUTH_TOKEN")
-	if c.tokenFile != "" {
-		b, err := os.ReadFile(c.tokenFile)
-		if err != nil {
-			return audit.Page{}, fmt.Errorf("reading --auth-token-file: %w", err)
-		}
-		token = strings.TrimSpace(string(b))
+	token, err := c.token()
+	if err != nil {
+		return audit.Page{}, err
 	}
 	u := strings.TrimSuffix(c.url, "/") + "/api/v1/remediations?" + q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -165,6 +167,18 @@ func (c *historyCmd) fromAPI(ctx context.Context, q url.Values) (audit.Page, err
 		return audit.Page{}, errors.New("the daemon's answer is not a page of records: " + err.Error())
 	}
 	return page, nil
+}
+
+// token is the bearer token for --url: the read token, else the alerts one
+// (which reads while the daemon has no read credential), else none. As for
+// serve, a token set but empty is an error, not "none".
+func (c *historyCmd) token() (string, error) {
+	read, _, err := tokenSource(httpauth.Read, c.readTokenFile).read()
+	if err != nil || read != "" {
+		return read, err
+	}
+	alerts, _, err := tokenSource(httpauth.Alerts, c.tokenFile).read()
+	return alerts, err
 }
 
 // printHistory writes a page as a table for a person at a terminal.

@@ -164,7 +164,7 @@ func TestServeProcess(t *testing.T) {
 
 	t.Run("refuses non-loopback without auth", func(t *testing.T) {
 		cmd := exec.Command(bin, "serve", "--listen-address=0.0.0.0:0")
-		cmd.Env = append(os.Environ(), "REMEDIATOR_AUTH_TOKEN=")
+		cmd.Env = withoutAuthEnv()
 		out, err := cmd.CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 			t.Fatalf("exit: %v\n%s", err, out)
@@ -173,11 +173,36 @@ func TestServeProcess(t *testing.T) {
 			t.Fatalf("message does not say how to proceed:\n%s", out)
 		}
 	})
+	// Finding 8: an empty token file (a Secret mounted before it was
+	// filled) used to start the daemon with no authentication at all, even
+	// with REMEDIATOR_AUTH_TOKEN set. It must stop the start instead.
+	t.Run("refuses an empty token file", func(t *testing.T) {
+		empty := filepath.Join(t.TempDir(), "token")
+		if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, env := range [][]string{nil, {"REMEDIATOR_AUTH_TOKEN=env-token"}} {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, "serve", "--listen-address=127.0.0.1:0", "--audit=memory", "--auth-token-file="+empty)
+			cmd.Env = append(withoutAuthEnv(), env...)
+			out, err := cmd.CombinedOutput()
+			if ctx.Err() != nil {
+				t.Fatalf("env %q: the daemon started (killed after 30s):\n%s", env, out)
+			}
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+				t.Fatalf("env %q: exit: %v\n%s", env, err, out)
+			}
+			if !strings.Contains(string(out), "--auth-token-file") || strings.Contains(string(out), "listening") {
+				t.Fatalf("env %q: the refusal does not name --auth-token-file:\n%s", env, out)
+			}
+		}
+	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "serve", "--listen-address=127.0.0.1:0", "--log-format=json")
-	cmd.Env = append(os.Environ(), "REMEDIATOR_AUTH_TOKEN=proc-token")
+	cmd.Env = append(withoutAuthEnv(), "REMEDIATOR_AUTH_TOKEN=proc-token")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

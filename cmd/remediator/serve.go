@@ -20,8 +20,8 @@ import (
 
 	"github.com/remediator/remediator/internal/config"
 	"github.com/remediator/remediator/internal/daemon"
+	"github.com/remediator/remediator/internal/httpauth"
 	"github.com/remediator/remediator/internal/redisurl"
-	"github.com/remediator/remediator/receiver"
 	"github.com/remediator/remediator/remediations/builtin"
 	redisbackend "github.com/remediator/remediator/remediations/redis"
 )
@@ -38,9 +38,7 @@ type serveCmd struct {
 	noBundled      bool
 	dryRun         bool
 	insecureNoAuth bool
-	tokenFile      string
-	basicUser      string
-	basicPassFile  string
+	alerts, read   *roleFlags
 	tlsCert        string
 	tlsKey         string
 	state          string
@@ -62,16 +60,23 @@ func newServeCmd(app *kingpin.Application) *serveCmd {
 		"anything not configured only plans, and --dry-run plans everything. SIGHUP reloads the policy; SIGTERM shuts\n"+
 		"down gracefully.\n\n"+
 		"Credentials come from the environment or files, never from flag values:\n"+
-		"  REMEDIATOR_AUTH_TOKEN (bearer) or --auth-token-file\n"+
-		"  REMEDIATOR_BASIC_AUTH_USERNAME + REMEDIATOR_BASIC_AUTH_PASSWORD, or --basic-auth-username + --basic-auth-password-file\n"+
+		"  alerts role (POST /api/v1/alerts, Alertmanager): REMEDIATOR_AUTH_TOKEN (bearer) or --auth-token-file, and/or\n"+
+		"    REMEDIATOR_BASIC_AUTH_USERNAME + REMEDIATOR_BASIC_AUTH_PASSWORD, or --basic-auth-username + --basic-auth-password-file\n"+
+		"  read role (GET /api/v1/remediations, remediator history --url, GET /metrics): REMEDIATOR_READ_TOKEN or\n"+
+		"    --read-token-file, and/or REMEDIATOR_READ_BASIC_AUTH_USERNAME + REMEDIATOR_READ_BASIC_AUTH_PASSWORD, or\n"+
+		"    --read-basic-auth-username + --read-basic-auth-password-file\n"+
 		"  REMEDIATOR_POSTGRES_DSN, REMEDIATOR_REDIS_URL, or the dsn_env/dsn_file, url_env/url_file of each target\n"+
 		"  REMEDIATOR_STATE_REDIS_URL or --state-redis-url-file for shared state (--state takes a URL only without a password)\n"+
 		"  REMEDIATOR_AUDIT_POSTGRES_DSN for a PostgreSQL audit history (--audit takes a DSN only without a password)\n\n"+
+		"With only an alerts credential it also reads; once a read credential is set, each grants only its role (403\n"+
+		"elsewhere). server.metrics_auth: none in the config leaves /metrics open. A secret that is set but empty, or set\n"+
+		"both by a variable and by a file, stops the start.\n\n"+
 		"The audit history (GET /api/v1/remediations, remediator history) is kept in an SQLite file by default:\n"+
 		"$STATE_DIRECTORY/audit.db, else $XDG_STATE_HOME/remediator/audit.db, else ~/.local/state/remediator/audit.db.\n\n"+
 		"Examples:\n"+
 		"  remediator serve\n"+
 		"  REMEDIATOR_AUTH_TOKEN=s3cret remediator serve --listen-address=:9095 --config=remediator.yaml --policy-dir=./policies\n"+
+		"  remediator serve --listen-address=:9095 --auth-token-file=/run/secrets/alerts-token --read-token-file=/run/secrets/read-token\n"+
 		"  REMEDIATOR_AUDIT_POSTGRES_DSN=postgres://remediator:pw@db:5432/remediator remediator serve --config=remediator.yaml").Default()
 	c.cmd.Flag("config", "YAML config file (settings and runbooks); defaults apply to anything it leaves out.").Short('c').Envar("REMEDIATOR_CONFIG").ExistingFileVar(&c.configFile)
 	c.cmd.Flag("listen-address", "Address to listen on (default 127.0.0.1:9095, or listen_address from the config).").Envar("REMEDIATOR_LISTEN_ADDRESS").StringVar(&c.listenAddress)
@@ -79,9 +84,10 @@ func newServeCmd(app *kingpin.Application) *serveCmd {
 	c.cmd.Flag("no-bundled-policy", "Do not load the bundled policy: --policy-dir must define data.remediator.decision.").BoolVar(&c.noBundled)
 	c.cmd.Flag("dry-run", "Plan every action, execute none, whatever backends are configured.").Envar("REMEDIATOR_DRY_RUN").BoolVar(&c.dryRun)
 	c.cmd.Flag("insecure-no-auth", "Allow listening on a non-loopback address without authentication.").BoolVar(&c.insecureNoAuth)
-	c.cmd.Flag("auth-token-file", "File holding the bearer token webhook callers must send.").Envar("REMEDIATOR_AUTH_TOKEN_FILE").ExistingFileVar(&c.tokenFile)
-	c.cmd.Flag("basic-auth-username", "Basic auth user name (password from REMEDIATOR_BASIC_AUTH_PASSWORD or --basic-auth-password-file).").Envar("REMEDIATOR_BASIC_AUTH_USERNAME").StringVar(&c.basicUser)
-	c.cmd.Flag("basic-auth-password-file", "File holding the basic auth password.").Envar("REMEDIATOR_BASIC_AUTH_PASSWORD_FILE").ExistingFileVar(&c.basicPassFile)
+	c.alerts = addRoleFlags(c.cmd, httpauth.Alerts, "File holding the bearer token of the alerts role, which Alertmanager sends to the webhook (else REMEDIATOR_AUTH_TOKEN).",
+		"Basic auth user name of the alerts role (password from REMEDIATOR_BASIC_AUTH_PASSWORD or --basic-auth-password-file).")
+	c.read = addRoleFlags(c.cmd, httpauth.Read, "File holding the bearer token of the read role: history API and /metrics (else REMEDIATOR_READ_TOKEN).",
+		"Basic auth user name of the read role (password from REMEDIATOR_READ_BASIC_AUTH_PASSWORD or --read-basic-auth-password-file).")
 	c.cmd.Flag("tls-cert-file", "TLS certificate; serve HTTPS when set with --tls-key-file.").Envar("REMEDIATOR_TLS_CERT_FILE").ExistingFileVar(&c.tlsCert)
 	c.cmd.Flag("tls-key-file", "TLS private key.").Envar("REMEDIATOR_TLS_KEY_FILE").ExistingFileVar(&c.tlsKey)
 	c.cmd.Flag("state", "Where state lives: memory (default, one replica) or redis://host:port/db without a password (shared by replicas; "+
@@ -269,46 +275,22 @@ func applyAuditFlag(a *config.Audit, dsn string) error {
 	return nil
 }
 
-// authenticator builds the webhook authentication from the environment and
-// secret files. Secrets are never accepted as flag values: those show up in
-// `ps` and shell history.
-func (c *serveCmd) authenticator() (receiver.Authenticator, error) {
-	var auths []receiver.Authenticator
-	token := os.Getenv("REMEDIATOR_AUTH_TOKEN")
-	if c.tokenFile != "" {
-		b, err := os.ReadFile(c.tokenFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading --auth-token-file: %w", err)
-		}
-		token = strings.TrimSpace(string(b))
-	}
-	if token != "" {
-		a, err := receiver.BearerToken(token)
+// authenticator builds the authentication of each role from the environment
+// and secret files (see secretSource); nil when no credential is set, which
+// daemon.New allows on loopback only.
+func (c *serveCmd) authenticator() (*httpauth.Authenticator, error) {
+	creds := make(map[httpauth.Role]httpauth.Credential)
+	for _, f := range []*roleFlags{c.alerts, c.read} {
+		cred, err := f.credential()
 		if err != nil {
 			return nil, err
 		}
-		auths = append(auths, a)
-	}
-	pass := os.Getenv("REMEDIATOR_BASIC_AUTH_PASSWORD")
-	if c.basicPassFile != "" {
-		b, err := os.ReadFile(c.basicPassFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading --basic-auth-password-file: %w", err)
+		if cred != nil {
+			creds[f.role] = cred
 		}
-		pass = strings.TrimSpace(string(b))
 	}
-	if c.basicUser != "" || pass != "" {
-		a, err := receiver.BasicAuth(c.basicUser, pass)
-		if err != nil {
-			return nil, err
-		}
-		auths = append(auths, a)
-	}
-	switch len(auths) {
-	case 0:
+	if len(creds) == 0 {
 		return nil, nil
-	case 1:
-		return auths[0], nil
 	}
-	return receiver.AnyOf(auths...)
+	return httpauth.New(creds)
 }

@@ -316,7 +316,19 @@ type Server struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	TLSCertFile     string        `yaml:"tls_cert_file"`
 	TLSKeyFile      string        `yaml:"tls_key_file"`
+	// MetricsAuth is MetricsAuthRole or MetricsAuthNone.
+	MetricsAuth string `yaml:"metrics_auth"`
 }
+
+// Values of Server.MetricsAuth.
+const (
+	// MetricsAuthRole: /metrics needs the read credential (the alerts one
+	// when no read credential is configured), like the history API.
+	MetricsAuthRole = "role"
+	// MetricsAuthNone: /metrics is open, as Prometheus exporters usually
+	// are, so that Prometheus needs no secret to scrape it.
+	MetricsAuthNone = "none"
+)
 
 // Default is the configuration used with no file: loopback only, bundled
 // policy and runbooks, in-memory state.
@@ -352,6 +364,7 @@ func Default() Config {
 			WriteTimeout:    10 * time.Second,
 			IdleTimeout:     2 * time.Minute,
 			ShutdownTimeout: 30 * time.Second,
+			MetricsAuth:     MetricsAuthRole,
 		},
 	}
 }
@@ -439,6 +452,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("dispatcher.action_timeout must be positive")
 	case (c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == ""):
 		return fmt.Errorf("server.tls_cert_file and server.tls_key_file go together")
+	case c.Server.MetricsAuth != MetricsAuthRole && c.Server.MetricsAuth != MetricsAuthNone:
+		return fmt.Errorf("server.metrics_auth %q: want %s (the read credential) or %s (open)", c.Server.MetricsAuth, MetricsAuthRole, MetricsAuthNone)
 	}
 	if err := c.Audit.validate(); err != nil {
 		return err

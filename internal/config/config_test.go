@@ -100,7 +100,7 @@ runbooks:
 		t.Errorf("warnings %q", cfg.Warnings)
 	}
 	// Settings the file leaves out keep their defaults.
-	if cfg.Receiver.MaxBodyBytes != 1<<20 || cfg.Server.ShutdownTimeout != 30*time.Second {
+	if cfg.Receiver.MaxBodyBytes != 1<<20 || cfg.Server.ShutdownTimeout != 30*time.Second || cfg.Server.MetricsAuth != config.MetricsAuthRole {
 		t.Fatalf("defaults lost: %+v", cfg)
 	}
 	// The user's HighCPUUsage replaces the shipped one and comes first.
@@ -172,6 +172,8 @@ func TestInvalidConfig(t *testing.T) {
 		{"bad duration", "receiver: {dedupe_ttl: soon}\n", "remediator.yaml:1:"},
 		{"firing dedupe window under a millisecond", "receiver: {firing_dedupe_ttl: 0s}\n", "receiver.firing_dedupe_ttl must be at least 1ms"},
 		{"tls cert without key", "server: {tls_cert_file: /x.pem}\n", "go together"},
+		{"unknown metrics_auth", "server: {metrics_auth: open}\n", `server.metrics_auth "open": want role (the read credential) or none (open)`},
+		{"empty metrics_auth", "server: {metrics_auth: \"\"}\n", `server.metrics_auth ""`},
 		{"no runbooks at all", "include_default_runbooks: false\n", "no runbooks"},
 	}
 	for _, tc := range tests {
@@ -181,6 +183,23 @@ func TestInvalidConfig(t *testing.T) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// server.metrics_auth takes both its values; role is the default.
+func TestMetricsAuth(t *testing.T) {
+	for yml, want := range map[string]string{
+		"":                               config.MetricsAuthRole,
+		"server: {metrics_auth: role}\n": config.MetricsAuthRole,
+		"server: {metrics_auth: none}\n": config.MetricsAuthNone,
+	} {
+		cfg, err := load(t, yml)
+		if err != nil {
+			t.Fatalf("%q: %v", yml, err)
+		}
+		if cfg.Server.MetricsAuth != want {
+			t.Errorf("%q: metrics_auth = %q, want %q", yml, cfg.Server.MetricsAuth, want)
+		}
 	}
 }
 

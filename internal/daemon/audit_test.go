@@ -1,14 +1,20 @@
 package daemon_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/remediator/remediator/internal/audit"
+	"github.com/remediator/remediator/internal/config"
+	"github.com/remediator/remediator/internal/daemon"
 	"github.com/remediator/remediator/internal/dispatch"
+	"github.com/remediator/remediator/internal/httpauth"
+	"github.com/remediator/remediator/internal/metricstest"
 )
 
 // TestRemediationsAPI: the history API behind the webhook's authentication,
@@ -119,4 +125,92 @@ func TestRemediationsAPI(t *testing.T) {
 			t.Errorf("content type %q", resp.Header.Get("Content-Type"))
 		}
 	})
+}
+
+// TestCredentialsByRole (finding 7): with an alerts and a read token, the
+// alerts token (Alertmanager's) cannot read the history (pod logs, session
+// users, client addresses) or /metrics, and the read token (Prometheus's,
+// a person's) cannot post alerts; refusals of the webhook are counted.
+// Positive controls: each token works for its role; server.metrics_auth:
+// none opens /metrics and nothing else; with only the alerts token it reads
+// (TestRemediationsAPI, TestEndToEnd).
+func TestCredentialsByRole(t *testing.T) {
+	const alertsTok, readTok = "alerts-token", "read-token"
+	for _, metricsAuth := range []string{config.MetricsAuthRole, config.MetricsAuthNone} {
+		t.Run("metrics_auth="+metricsAuth, func(t *testing.T) {
+			logs := &syncBuffer{}
+			opts := daemon.Options{
+				Auth:   authWith(t, map[httpauth.Role]string{httpauth.Alerts: alertsTok, httpauth.Read: readTok}),
+				Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+			}
+			h := startWith(t, func(c *config.Config) { c.Server.MetricsAuth = metricsAuth }, opts, true)
+			do := func(method, path, tok string) int {
+				t.Helper()
+				var body io.Reader
+				if method == http.MethodPost {
+					body = bytes.NewReader(sample(t, "high-cpu.json"))
+				}
+				req, _ := http.NewRequest(method, h.url+path, body)
+				if tok != "" {
+					req.Header.Set("Authorization", "Bearer "+tok)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatalf("%s %s: %v", method, path, err)
+				}
+				defer resp.Body.Close()
+				_, _ = io.Copy(io.Discard, resp.Body)
+				if resp.StatusCode == http.StatusUnauthorized && resp.Header.Get("WWW-Authenticate") == "" {
+					t.Errorf("%s %s: 401 without a challenge", method, path)
+				}
+				return resp.StatusCode
+			}
+			metricsOpen := metricsAuth == config.MetricsAuthNone
+			tests := []struct {
+				method, path, tok string
+				want              int
+			}{
+				{"POST", "/api/v1/alerts", alertsTok, 200},
+				{"POST", "/api/v1/alerts", readTok, 403},
+				{"POST", "/api/v1/alerts", "", 401},
+				{"GET", "/api/v1/remediations", alertsTok, 403},
+				{"GET", "/api/v1/remediations/0123456789abcdef01234567", alertsTok, 403},
+				{"GET", "/api/v1/remediations", readTok, 200},
+				{"GET", "/api/v1/remediations", "", 401},
+				{"GET", "/metrics", alertsTok, map[bool]int{false: 403, true: 200}[metricsOpen]},
+				{"GET", "/metrics", readTok, 200},
+				{"GET", "/metrics", "", map[bool]int{false: 401, true: 200}[metricsOpen]},
+				{"GET", "/healthz", "", 200},
+			}
+			for _, tc := range tests {
+				if got := do(tc.method, tc.path, tc.tok); got != tc.want {
+					t.Errorf("%s %s with %q: %d, want %d", tc.method, tc.path, tc.tok, got, tc.want)
+				}
+			}
+			for code, want := range map[string]float64{"200": 1, "401": 1, "403": 1} {
+				if got := metricstest.Gathered(t, h.d.Registry(), "remediator_webhook_requests_total", map[string]string{"code": code}); got != want {
+					t.Errorf("remediator_webhook_requests_total{code=%q} = %v, want %v", code, got, want)
+				}
+			}
+			if strings.Contains(logs.String(), "also reads") {
+				t.Errorf("the daemon says the alerts credential reads although a read one is set:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// TestAlertsOnlyCredentialSaysItReads: with only the alerts credential (the
+// quick start's way) the daemon says once, at start, that it also reads.
+func TestAlertsOnlyCredentialSaysItReads(t *testing.T) {
+	logs := &syncBuffer{}
+	h := startWith(t, nil, daemon.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))}, true)
+	if c := h.get("/api/v1/remediations", true).StatusCode; c != http.StatusOK {
+		t.Fatalf("alerts token reading the history: %d", c)
+	}
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "also reads"); n != 1 {
+		t.Errorf("%d lines saying the alerts credential also reads, want 1:\n%s", n, logs.String())
+	}
 }

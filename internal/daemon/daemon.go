@@ -23,6 +23,7 @@ import (
 	"github.com/remediator/remediator/internal/audit"
 	"github.com/remediator/remediator/internal/config"
 	"github.com/remediator/remediator/internal/dispatch"
+	"github.com/remediator/remediator/internal/httpauth"
 	"github.com/remediator/remediator/internal/queue"
 	"github.com/remediator/remediator/internal/state"
 	"github.com/remediator/remediator/policies"
@@ -32,8 +33,9 @@ import (
 
 // Options are the parts of a daemon that do not come from the config file.
 type Options struct {
-	// Auth authenticates webhook and metrics requests; nil means none.
-	Auth receiver.Authenticator
+	// Auth authenticates the webhook (alerts role), the history API and
+	// /metrics (read role); nil means no authentication.
+	Auth *httpauth.Authenticator
 	// InsecureNoAuth allows no authentication on a non-loopback address.
 	InsecureNoAuth bool
 	// Executor runs actions; nil means dry-run for every backend.
@@ -73,7 +75,7 @@ type Daemon struct {
 // New builds a daemon. It refuses a configuration that would expose an
 // unauthenticated receiver beyond loopback.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error) {
-	if opts.Auth == nil && !opts.InsecureNoAuth && !IsLoopback(cfg.ListenAddress) {
+	if !opts.Auth.Has(httpauth.Alerts) && !opts.InsecureNoAuth && !IsLoopback(cfg.ListenAddress) {
 		return nil, fmt.Errorf("refusing to listen on %s without authentication: set REMEDIATOR_AUTH_TOKEN, --auth-token-file or basic auth, or pass --insecure-no-auth", cfg.ListenAddress)
 	}
 	log := opts.Logger
@@ -159,8 +161,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	for i, rb := range runbooks.Runbooks {
 		names[i] = rb.Name
 	}
-	rcv := receiver.New(q, st, receiver.Options{
-		Auth: opts.Auth, MaxBodyBytes: cfg.Receiver.MaxBodyBytes, MaxInflightBytes: cfg.Receiver.MaxInflightBytes,
+	rcvOpts := receiver.Options{
+		MaxBodyBytes: cfg.Receiver.MaxBodyBytes, MaxInflightBytes: cfg.Receiver.MaxInflightBytes,
 		MaxAlertsPerNotification: cfg.Receiver.MaxAlertsPerNotification, Limits: cfg.Receiver.Limits(),
 		DedupeTTL: cfg.Receiver.ResolvedDedupeTTL, FiringDedupeTTL: cfg.Receiver.FiringDedupeTTL,
 		Runbook: func(ls map[string]string) string {
@@ -171,7 +173,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		},
 		Runbooks: names,
 		Logger:   log, Metrics: receiver.NewMetrics(reg),
-	})
+	}
+	// The receiver takes the alerts role's guard rather than being wrapped
+	// in the middleware: it answers and counts its refusals itself.
+	if opts.Auth != nil {
+		rcvOpts.Auth = opts.Auth.Guard(httpauth.Alerts)
+	}
+	rcv := receiver.New(q, st, rcvOpts)
 	d.handler = d.routes(rcv)
 	return d, nil
 }
@@ -179,10 +187,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 func (d *Daemon) routes(rcv http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/alerts", rcv)
-	metrics := promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{Registry: d.registry, Timeout: 5 * time.Second})
-	mux.Handle("GET /metrics", d.authenticated(metrics))
+	var metrics http.Handler = promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{Registry: d.registry, Timeout: 5 * time.Second})
+	if d.cfg.Server.MetricsAuth != config.MetricsAuthNone {
+		metrics = d.opts.Auth.Middleware(httpauth.Read, metrics)
+	}
+	mux.Handle("GET /metrics", metrics)
 	api := &audit.API{Store: d.audit, Timeout: d.cfg.Server.WriteTimeout / 2, Log: d.log}
-	api.Register(mux, d.authenticated)
+	api.Register(mux, func(h http.Handler) http.Handler { return d.opts.Auth.Middleware(httpauth.Read, h) })
 	// Probes stay unauthenticated: kubelets cannot present credentials, and
 	// they reveal nothing but up/ready.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -200,26 +211,6 @@ func (d *Daemon) routes(rcv http.Handler) http.Handler {
 		writeText(w, http.StatusOK, "ready\n")
 	})
 	return mux
-}
-
-func (d *Daemon) authenticated(h http.Handler) http.Handler {
-	if d.opts.Auth == nil {
-		return h
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !d.opts.Auth.Authenticate(r) {
-			challenges := []string{`Bearer realm="` + receiver.Realm + `"`}
-			if c, ok := d.opts.Auth.(receiver.Challenger); ok {
-				challenges = c.Challenges()
-			}
-			for _, c := range challenges {
-				w.Header().Add("WWW-Authenticate", c)
-			}
-			writeText(w, http.StatusUnauthorized, "unauthorized\n")
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 func writeText(w http.ResponseWriter, code int, body string) {
@@ -287,11 +278,15 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 		serveErr <- err
 	}()
 	d.ready.Store(true)
-	if d.opts.Auth == nil {
+	switch {
+	case d.opts.Auth == nil:
 		d.log.Warn("the webhook accepts unauthenticated requests; set REMEDIATOR_AUTH_TOKEN (or basic auth) before exposing it", "address", ln.Addr().String())
+	case !d.opts.Auth.Has(httpauth.Read):
+		// The quick start's one token: say once that it is not separated.
+		d.log.Info("no read credential: the alerts credential also reads the history API and /metrics; set REMEDIATOR_READ_TOKEN (or read basic auth) to separate them")
 	}
 	d.log.Info("remediator listening", "address", ln.Addr().String(), "tls", d.cfg.Server.TLSCertFile != "",
-		"auth", d.opts.Auth != nil, "dry_run", d.cfg.DryRun, "runbooks", len(d.cfg.RunbookSet.Runbooks),
+		"auth", d.opts.Auth != nil, "metrics_auth", d.cfg.Server.MetricsAuth, "dry_run", d.cfg.DryRun, "runbooks", len(d.cfg.RunbookSet.Runbooks),
 		"workers", d.cfg.Dispatcher.Workers, "queue_size", d.cfg.Receiver.QueueSize)
 
 	var runErr error

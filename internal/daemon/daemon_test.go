@@ -20,8 +20,8 @@ import (
 	"github.com/remediator/remediator/internal/config"
 	"github.com/remediator/remediator/internal/daemon"
 	"github.com/remediator/remediator/internal/dispatch"
+	"github.com/remediator/remediator/internal/httpauth"
 	"github.com/remediator/remediator/internal/metricstest"
-	"github.com/remediator/remediator/receiver"
 	"github.com/remediator/remediator/remediations/builtin"
 )
 
@@ -54,8 +54,8 @@ func start(t *testing.T, mutate func(*config.Config)) *harness {
 	return startWith(t, mutate, daemon.Options{}, true)
 }
 
-// startWith is start with options (Auth is set to the test token) and, when
-// waitReady is false, without waiting for /readyz.
+// startWith is start with options (Auth defaults to the test token) and,
+// when waitReady is false, without waiting for /readyz.
 func startWith(t *testing.T, mutate func(*config.Config), opts daemon.Options, waitReady bool) *harness {
 	t.Helper()
 	cfg := loadConfig(t)
@@ -67,16 +67,15 @@ func startWith(t *testing.T, mutate func(*config.Config), opts daemon.Options, w
 	return serveDaemon(t, cfg, opts, waitReady)
 }
 
-// serveDaemon runs a daemon for cfg on a random loopback port, with Auth set
-// to the test token, stopped at cleanup; it returns once the daemon is ready
-// (or, when waitReady is false, once it answers at all).
+// serveDaemon runs a daemon for cfg on a random loopback port, with the test
+// token as its one (alerts) credential unless opts.Auth is set, stopped at
+// cleanup; it returns once the daemon is ready (or, when waitReady is false,
+// once it answers at all).
 func serveDaemon(t *testing.T, cfg *config.Config, opts daemon.Options, waitReady bool) *harness {
 	t.Helper()
-	auth, err := receiver.BearerToken(token)
-	if err != nil {
-		t.Fatal(err)
+	if opts.Auth == nil {
+		opts.Auth = authWith(t, map[httpauth.Role]string{httpauth.Alerts: token})
 	}
-	opts.Auth = auth
 	d, err := daemon.New(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -481,7 +480,7 @@ func TestRefusesUnauthenticatedNonLoopback(t *testing.T) {
 			cfg.ListenAddress = tc.addr
 			opts := daemon.Options{InsecureNoAuth: tc.insecure}
 			if tc.auth {
-				opts.Auth, _ = receiver.BearerToken("x")
+				opts.Auth = authWith(t, map[httpauth.Role]string{httpauth.Alerts: "x"})
 			}
 			_, err := daemon.New(context.Background(), cfg, opts)
 			if (err == nil) != tc.ok {
@@ -492,4 +491,22 @@ func TestRefusesUnauthenticatedNonLoopback(t *testing.T) {
 			}
 		})
 	}
+}
+
+// authWith is an Authenticator with a bearer token for each role given.
+func authWith(t *testing.T, tokens map[httpauth.Role]string) *httpauth.Authenticator {
+	t.Helper()
+	creds := make(map[httpauth.Role]httpauth.Credential)
+	for role, tok := range tokens {
+		c, err := httpauth.BearerToken(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		creds[role] = c
+	}
+	a, err := httpauth.New(creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
