@@ -21,7 +21,7 @@ import (
 // Defaults for the zero values of Options.
 const (
 	DefaultMaxBodyBytes             = 1 << 20
-	DefaultMaxInflightBytes         = 16 << 20
+	DefaultMaxInflightBytes         = 4 << 20
 	DefaultMaxAlertsPerNotification = 1000
 	DefaultDedupeTTL                = 10 * time.Minute
 	DefaultRejectLogInterval        = 10 * time.Second
@@ -40,6 +40,8 @@ const retryAfter = "5"
 // not block.
 type Enqueuer interface {
 	Offer(items ...alert.Alert) (int, error)
+	// Full reports whether not even one more alert would be taken now.
+	Full() bool
 }
 
 // Deduper remembers which notifications were accepted. state.Store satisfies
@@ -228,6 +230,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	// A declared length over the limit is refused without reading a byte.
 	if r.ContentLength > h.maxBody {
 		return h.reject(w, r, http.StatusRequestEntityTooLarge, refusedTooLarge, h.tooLarge)
+	}
+	// Under overload the queue is full: shed before reading the body, so
+	// that refusing costs no memory. (A notification of duplicates only is
+	// refused too; its retry is answered once the workers catch up.)
+	if h.queue.Full() {
+		h.metrics.queueRejected.Inc()
+		w.Header().Set("Retry-After", retryAfter)
+		return h.reject(w, r, http.StatusServiceUnavailable, refusedFull, "queue full, retry later")
 	}
 	// The body's share of the in-flight budget is taken before a byte of it
 	// is read: its declared length (the server reads no more), or the

@@ -623,15 +623,15 @@ func TestDeduperErrors(t *testing.T) {
 	})
 
 	t.Run("Release failure after a refused push is logged", func(t *testing.T) {
-		q := queue.New[alert.Alert](1)
-		q.TryPush(alert.Alert{}) // full
+		q := queue.New[alert.Alert](2)
+		q.TryPush(alert.Alert{}) // one slot left for a group of three
 		store := &faultyStore{Memory: state.NewMemory(nil), releaseErr: errors.New("timeout")}
 		var logs bytes.Buffer
 		h := New(q, store, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/api/v1/alerts", bytes.NewReader(body)))
-		if w.Code != 503 || q.Len() != 1 {
-			t.Fatalf("code %d queued %d; want 503 and only the filler queued", w.Code, q.Len())
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/api/v1/alerts", bytes.NewReader(readTestdata(t, "multi_alert_group.json"))))
+		if w.Code != 503 || q.Len() != 2 {
+			t.Fatalf("code %d queued %d; want 503 and the filler and one alert queued", w.Code, q.Len())
 		}
 		if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "releasing dedupe keys") {
 			t.Errorf("Release failure not logged: %s", logs.String())
@@ -648,9 +648,9 @@ func (s shortStore) Reserve(ctx context.Context, keys []string, ttl time.Duratio
 }
 
 func TestReleaseSurvivesCancelledRequest(t *testing.T) {
-	e := newEnv(t, 1, Options{})
-	e.q.TryPush(alert.Alert{}) // full: the alert is refused and its key released
-	body := readTestdata(t, "firing_high_cpu.json")
+	e := newEnv(t, 2, Options{})
+	e.q.TryPush(alert.Alert{}) // one slot: two alerts of the group are refused and their keys released
+	body := readTestdata(t, "multi_alert_group.json")
 	ctx, cancel := context.WithCancel(context.Background())
 	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/api/v1/alerts", bytes.NewReader(body))
 	// The memory store ignores ctx; this checks the handler passes one the
@@ -662,8 +662,8 @@ func TestReleaseSurvivesCancelledRequest(t *testing.T) {
 	if w.Code != 503 || !d.released || d.releaseCtxErr != nil {
 		t.Fatalf("code %d, released %v, Release ctx error %v", w.Code, d.released, d.releaseCtxErr)
 	}
-	if e.store.Len() != 0 {
-		t.Errorf("%d dedupe keys held after the refused alert was released", e.store.Len())
+	if e.store.Len() != 1 {
+		t.Errorf("%d dedupe keys held after the refused alerts were released, want the accepted one's", e.store.Len())
 	}
 }
 
@@ -789,15 +789,14 @@ func TestLogging(t *testing.T) {
 // counts them by reason; the detail is at debug level.
 func TestOverloadLogIsSummarised(t *testing.T) {
 	var logs syncBuffer
-	e := newEnv(t, 1, Options{
+	e := newEnv(t, 10, Options{
 		Logger:            slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		RejectLogInterval: 200 * time.Millisecond,
 	})
-	e.post(t, encodeMessage(t, testAlert("d000000000000001"))) // the queue is full now
 	for i := range 1000 {
 		switch i % 3 {
 		case 0:
-			e.post(t, encodeMessage(t, testAlert(fmt.Sprintf("%016x", i+100))))
+			e.post(t, nil, func(r *http.Request) { r.Method = http.MethodPut })
 		case 1:
 			e.post(t, []byte("{"))
 		default:
@@ -1079,5 +1078,28 @@ func BenchmarkServeHTTP(b *testing.B) {
 				b.Fatalf("%v duplicates: dedupe keys were not unique", got)
 			}
 		})
+	}
+}
+
+// Past capacity the receiver sheds without reading the body, so that an
+// overload costs no memory per refused request (issue 12, finding 3's
+// storm was all 503s that were decoded first).
+func TestFullQueueShedsBeforeReading(t *testing.T) {
+	e := newEnv(t, 1, Options{})
+	body := readTestdata(t, "firing_high_cpu.json")
+	if w := e.post(t, encodeMessage(t, testAlert("d000000000000001"))); w.Code != 200 {
+		t.Fatalf("filling the queue: %d", w.Code)
+	}
+	wr := &watchedReader{r: bytes.NewReader(body)}
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/api/v1/alerts", wr))
+	want503(t, w, "queue full")
+	if wr.read {
+		t.Error("the body was read although the queue was full")
+	}
+	// Positive control: with room again, the same notification is taken.
+	e.drain()
+	if w := e.post(t, body); w.Code != 200 {
+		t.Fatalf("after draining: %d %s", w.Code, w.Body)
 	}
 }

@@ -15,7 +15,7 @@ import (
 // what the Go limit cannot stop in time (the heap allocated while a
 // collection runs under a burst) and for what the container is charged beyond
 // the Go runtime's memory (page cache of the audit database, for one).
-const cgroupMemoryRatio = 0.9
+const cgroupMemoryRatio = 0.7
 
 // Sources of the Go memory limit, as the start-up log names them.
 const (

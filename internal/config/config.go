@@ -336,10 +336,12 @@ func Default() Config {
 	return Config{
 		ListenAddress: "127.0.0.1:9095",
 		Receiver: Receiver{
-			MaxBodyBytes: 1 << 20,
-			// Sixteen bodies of the maximum size decoding at once: decoded,
-			// they take a few times their size, well inside a 256 MiB pod.
-			MaxInflightBytes: 16 << 20,
+			MaxBodyBytes: receiver.DefaultMaxBodyBytes,
+			// Four bodies of the maximum size, or hundreds of the usual few
+			// kB, decoding at once: decoded, a body of small alerts takes
+			// five to ten times its size, which this keeps to tens of MiB
+			// in a 256 MiB pod.
+			MaxInflightBytes: receiver.DefaultMaxInflightBytes,
 			QueueSize:        1000,
 			QueueMaxBytes:    32 << 20,
 			// Alertmanager's group of a fleet-wide alert can be larger; the

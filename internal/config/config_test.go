@@ -38,7 +38,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if cfg.ListenAddress != "127.0.0.1:9095" || cfg.Receiver.MaxBodyBytes != 1<<20 || cfg.DryRun || !cfg.BundledPolicy() ||
 		cfg.Receiver.ResolvedDedupeTTL != 10*time.Minute || cfg.Receiver.DedupeTTL != 0 || cfg.Receiver.FiringDedupeTTL != time.Minute ||
-		cfg.Receiver.QueueMaxBytes != 32<<20 || cfg.Receiver.MaxInflightBytes != 16<<20 || cfg.Receiver.MaxLabels != 64 {
+		cfg.Receiver.QueueMaxBytes != 32<<20 || cfg.Receiver.MaxInflightBytes != 4<<20 || cfg.Receiver.MaxLabels != 64 {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 	if n := len(cfg.RunbookSet.Runbooks); n != 7 {

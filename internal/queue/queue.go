@@ -132,6 +132,25 @@ func (q *Queue[T]) forgetConsumed() {
 	}
 }
 
+// Full reports whether the queue has no room for one more item (of any
+// size): producers can refuse work before preparing it. A closed queue is
+// not full; pushes tell it apart.
+func (q *Queue[T]) Full() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return false
+	}
+	if len(q.ch) == cap(q.ch) {
+		return true
+	}
+	if q.size == nil {
+		return false
+	}
+	q.forgetConsumed()
+	return q.bytes >= q.maxBytes
+}
+
 // C is the channel consumers receive from; it is closed by Close once drained
 // of producers.
 func (q *Queue[T]) C() <-chan T { return q.ch }
