@@ -45,7 +45,7 @@ staticcheck:
 # The Kubernetes tests start a real kube-apiserver, etcd and
 # kube-controller-manager from $(K8S_TESTBIN); they fail, never skip, without it.
 unit: testbin
-	K8S_TESTBIN=$(K8S_TESTBIN) $(GO) test -race -count=1 ./...
+	K8S_TESTBIN=$(K8S_TESTBIN) $(GO) test -race -count=1 -timeout=25m ./...
 
 ## policy-test: the bundled Rego tests through remediator's own runner (as users run it)
 policy-test: build
