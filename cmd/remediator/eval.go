@@ -219,6 +219,8 @@ func describeStatus(o dispatch.Outcome) string {
 		return "resolved: resolutions never act on a resolved alert"
 	case dispatch.StatusInvalidTarget:
 		return "invalid target: " + o.Error
+	case dispatch.StatusDropped:
+		return "dropped: " + o.Error
 	}
 	return o.Status
 }

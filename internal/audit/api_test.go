@@ -22,6 +22,7 @@ func TestParseQuery(t *testing.T) {
 		{"since=24h", audit.Filter{Since: now.Add(-24 * time.Hour)}, ""},
 		{"since=2026-02-01T00:00:00Z&until=2026-02-02T00:00:00Z", audit.Filter{Since: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 2, 2, 0, 0, 0, 0, time.UTC)}, ""},
 		{"result=interrupted", audit.Filter{Result: "interrupted"}, ""},
+		{"result=dropped", audit.Filter{Result: "dropped"}, ""},
 		{"limit=0", audit.Filter{}, "limit"},
 		{"limit=1001", audit.Filter{}, "limit"},
 		{"limit=ten", audit.Filter{}, "limit"},

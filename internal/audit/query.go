@@ -28,7 +28,7 @@ type Filter struct {
 	// Action is the action taken (the chosen option's).
 	Action string
 	// Result is the outcome status (executed, planned, failed, denied,
-	// resolved, no_runbook, invalid_target) or interrupted.
+	// dropped, resolved, no_runbook, invalid_target) or interrupted.
 	Result string
 	// Since (inclusive) and Until (exclusive) bound the time the record was
 	// written.
@@ -89,7 +89,7 @@ type Action struct {
 }
 
 // Results are the values Filter.Result accepts.
-var Results = []string{"executed", "planned", "failed", "denied", "resolved", "no_runbook", "invalid_target", ResultInterrupted}
+var Results = []string{"executed", "planned", "failed", "denied", "dropped", "resolved", "no_runbook", "invalid_target", ResultInterrupted}
 
 // ErrBadCursor is returned for a cursor that this store did not issue.
 var ErrBadCursor = errors.New("invalid cursor")

@@ -23,8 +23,8 @@ const (
 const ResultInterrupted = "interrupted"
 
 var (
-	_ dispatch.Recorder = (*Store)(nil)
-	_ dispatch.Journal  = (*Store)(nil)
+	_ dispatch.BatchRecorder = (*Store)(nil)
+	_ dispatch.Journal       = (*Store)(nil)
 )
 
 func jsonText(v any) (string, error) {
@@ -102,6 +102,27 @@ WHERE id = $6`, state, s.now().UnixMicro(), out.Duration.Microseconds(), out.Err
 func (s *Store) Record(ctx context.Context, o dispatch.Outcome) error {
 	_, err := s.insertRecord(ctx, s.db, o, "")
 	return err
+}
+
+// RecordAll implements dispatch.BatchRecorder: the outcomes in one
+// transaction, all or none. The dispatcher records the alerts it drops at a
+// shutdown this way: one commit (one fsync with SQLite) instead of one per
+// alert, in the little time a shutdown leaves.
+func (s *Store) RecordAll(ctx context.Context, outs []dispatch.Outcome) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("audit store %s: recording %d outcomes: %w", s.where, len(outs), err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	for _, o := range outs {
+		if _, err := s.insertRecordTx(ctx, tx, o, ""); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("audit store %s: recording %d outcomes: %w", s.where, len(outs), err)
+	}
+	return nil
 }
 
 type execer interface {

@@ -231,10 +231,20 @@ func (d *Daemon) Registry() *prometheus.Registry { return d.registry }
 // ReloadPolicy reloads the policy (SIGHUP); a failed reload keeps the old one.
 func (d *Daemon) ReloadPolicy(ctx context.Context) error { return d.policy.Reload(ctx) }
 
+// stopBackstop bounds Serve's wait for the dispatcher once the shutdown
+// timeout has passed and its work is cancelled. The dispatcher stops within
+// its StopGrace (dispatch.DefaultStopGrace) by itself; this only guards
+// against a call that ignores cancellation, so that the process still exits
+// by shutdown_timeout + 1s (what it left unrecorded is then logged, not
+// recorded).
+const stopBackstop = 900 * time.Millisecond
+
 // Serve serves on ln until ctx ends, then shuts down gracefully: /readyz
 // fails, the listener stops accepting, in-flight requests finish, and the
-// workers drain the queue, all within the shutdown timeout. Alerts still
-// queued when it expires are logged as dropped.
+// workers drain the queue, all within the shutdown timeout. When it expires,
+// in-flight processing is cancelled: every accepted alert not processed by
+// then is recorded as dropped (an action that had started, as failed), and
+// Serve returns within a second.
 func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           d.handler,
@@ -246,8 +256,8 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	// Workers outlive ctx: they drain the queue during shutdown and are only
 	// cancelled when the shutdown deadline passes.
-	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWork()
+	workCtx, cancelWork := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelWork(nil)
 	// Before any worker runs: the actions a previous incarnation left
 	// unfinished are marked interrupted, and never re-run.
 	d.reap(ctx)
@@ -311,10 +321,18 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	case <-workersDone:
 		d.log.Info("shutdown complete")
 	case <-deadline.Done():
-		dropped := d.queue.Len()
-		cancelWork()
-		<-workersDone
-		d.log.Error("shutdown deadline passed; in-flight actions cancelled", "dropped_alerts", dropped)
+		queued := d.queue.Len()
+		// The cause is the reason the records of the alerts cut short
+		// give.
+		cancelWork(fmt.Errorf("shutdown: server.shutdown_timeout (%s) passed", d.cfg.Server.ShutdownTimeout))
+		stuck := time.NewTimer(stopBackstop)
+		defer stuck.Stop()
+		select {
+		case <-workersDone:
+			d.log.Error("shutdown deadline passed; in-flight processing cancelled, unprocessed alerts recorded as dropped", "queued_alerts", queued)
+		case <-stuck.C:
+			d.log.Error("shutdown deadline passed and the workers did not stop when cancelled; exiting without them: alerts they hold may have no audit record", "queued_alerts", queued)
+		}
 	}
 	return runErr
 }

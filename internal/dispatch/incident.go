@@ -63,7 +63,7 @@ func (p *Processor) openIncident(ctx context.Context, log *slog.Logger, rb *runb
 	run.key = IncidentKey(a)
 	inc, opened, err := p.State.OpenIncident(ctx, run.key, rb.Name)
 	if err != nil {
-		p.failedOnState(log, out, "opening the incident", err)
+		p.failedOnState(ctx, log, out, "opening the incident", err)
 		return run, false
 	}
 	if opened {
@@ -99,7 +99,7 @@ func (p *Processor) openIncident(ctx context.Context, log *slog.Logger, rb *runb
 	from := inc.Step
 	inc, ok, err := p.State.EscalateIncident(ctx, run.key, from, rb.EscalateAfter)
 	if err != nil {
-		p.failedOnState(log, out, "escalating the incident", err)
+		p.failedOnState(ctx, log, out, "escalating the incident", err)
 		return run, false
 	}
 	if !ok {
@@ -139,8 +139,10 @@ func (p *Processor) tookOption(ctx context.Context, log *slog.Logger, run incide
 func (p *Processor) closeIncident(ctx context.Context, log *slog.Logger, rb *runbook.Runbook, a alert.Alert, out *Outcome) {
 	inc, closed, err := p.State.CloseIncident(ctx, IncidentKey(a))
 	switch {
+	case err != nil && ctx.Err() != nil:
+		p.dropped(ctx, log, out, "closing the incident")
 	case err != nil:
-		p.failedOnState(log, out, "closing the incident", err)
+		p.failedOnState(ctx, log, out, "closing the incident", err)
 		out.Status = StatusResolved
 	case !closed && inc.ClosedAt.IsZero():
 		log.Info("alert resolved; no incident of it is known (its firing was not seen, or is forgotten)")
@@ -156,8 +158,13 @@ func (p *Processor) closeIncident(ctx context.Context, log *slog.Logger, rb *run
 
 // failedOnState marks out as not handled because the state store failed:
 // fail closed (nothing acts), and let the dispatcher make the notification
-// processable again.
-func (p *Processor) failedOnState(log *slog.Logger, out *Outcome, what string, err error) {
+// processable again. A call that failed because ctx ended (a shutdown) was
+// not the store's failure: the alert is dropped, not denied.
+func (p *Processor) failedOnState(ctx context.Context, log *slog.Logger, out *Outcome, what string, err error) {
+	if ctx.Err() != nil {
+		p.dropped(ctx, log, out, what)
+		return
+	}
 	out.Status = StatusDenied
 	out.Error = what + ": " + err.Error()
 	out.stateFailed = true

@@ -29,7 +29,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "remediator_alerts_processed_total",
-			Help: "Alerts processed, by runbook and outcome (planned, executed, failed, denied, resolved, no_runbook, invalid_target, incident_open, incident_closed).",
+			Help: "Alerts processed, by runbook and outcome (planned, executed, failed, denied, dropped, resolved, no_runbook, invalid_target, incident_open, incident_closed).",
 		}, []string{"runbook", "outcome"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "remediator_decisions_total",

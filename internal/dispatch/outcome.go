@@ -16,6 +16,10 @@ const (
 	StatusExecuted      = "executed"       // an option was allowed and ran
 	StatusFailed        = "failed"         // an option was allowed and failed
 	StatusDenied        = "denied"         // policy allowed no option
+	// StatusDropped: not processed, or cut short before any action ran, by
+	// a shutdown; Error says why and where. Its dedupe key is released, so
+	// a re-send is processed (by this replica after a restart, or another).
+	StatusDropped = "dropped"
 )
 
 // AlertRef identifies the alert an outcome is about.
@@ -46,6 +50,10 @@ type Outcome struct {
 	// stateFailed: the state store failed before anything was decided, so
 	// the notification was not handled (see Dispatcher.retryLater).
 	stateFailed bool
+	// interrupted: ctx ended (a shutdown) before any action ran, so the
+	// notification was dropped (StatusDropped) and its dedupe key is to be
+	// released.
+	interrupted bool
 	// opened is the key of the incident this notification opened.
 	opened string
 }
@@ -76,6 +84,9 @@ type OptionOutcome struct {
 	// stateFailed: the option was skipped because the state store failed
 	// (lock or history), not by policy.
 	stateFailed bool
+	// interrupted: ctx ended while the option was being decided, before it
+	// ran: it was not decided at all.
+	interrupted bool
 	// aborted: the option was neither decided against nor run (its target
 	// could not be looked up, or its intent could not be recorded).
 	aborted bool

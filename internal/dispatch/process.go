@@ -90,6 +90,10 @@ func (p *Processor) Process(ctx context.Context, a alert.Alert) Outcome {
 	out.Runbook = rb.Name
 	log = log.With("runbook", rb.Name)
 	defer func() { p.Metrics.processed.WithLabelValues(rb.Name, out.Status).Inc() }()
+	if ctx.Err() != nil {
+		p.dropped(ctx, log, &out, "before processing")
+		return out
+	}
 
 	if !a.Firing() {
 		out.Status = StatusResolved
@@ -113,15 +117,34 @@ func (p *Processor) Process(ctx context.Context, a alert.Alert) Outcome {
 	log.Info("processing alert", "options", len(rb.Resolve))
 
 	for _, step := range rb.Investigate {
+		if ctx.Err() != nil {
+			break
+		}
 		out.Investigations = append(out.Investigations, p.investigate(ctx, log, rb, step, a))
+	}
+	if ctx.Err() != nil {
+		// An investigation cut short says nothing about the alert: no
+		// option is decided on what it did not read.
+		p.dropped(ctx, log, &out, "in the investigations")
+		return out
 	}
 	out.Status = StatusDenied
 	for i, step := range rb.Resolve {
 		if i < inc.skip {
 			continue // escalating: taken before
 		}
+		if ctx.Err() != nil {
+			p.dropped(ctx, log, &out, fmt.Sprintf("before option %d", i+1))
+			break
+		}
 		opt, taken := p.consider(ctx, log, rb, step, i+1, a)
 		out.Options = append(out.Options, opt)
+		if opt.interrupted {
+			// Not decided: a failed lock, history read or policy
+			// evaluation here is the shutdown's doing, not a denial.
+			p.dropped(ctx, log, &out, fmt.Sprintf("deciding option %d (%s)", i+1, opt.Error))
+			break
+		}
 		if opt.aborted {
 			// Neither decided against nor run: stop here rather than fall
 			// through to a later (often harsher) option, and leave the
@@ -208,6 +231,38 @@ func (p *Processor) target(ctx context.Context, rb *runbook.Runbook, step *runbo
 	return resolved, nil
 }
 
+// dropped marks out as not processed because ctx ended (a shutdown) before
+// any action ran; where says how far it got. The dispatcher releases its
+// dedupe key (and the incident it opened), so that a re-send is processed.
+// The incident is left without an option taken, so that re-send considers
+// the options again.
+func (p *Processor) dropped(ctx context.Context, log *slog.Logger, out *Outcome, where string) {
+	out.Status = StatusDropped
+	out.Error = fmt.Sprintf("not processed: %v (stopped %s; no action ran)", context.Cause(ctx), where)
+	out.interrupted = true
+	log.Warn("alert dropped: processing stopped before any action ran; its dedupe key is released so that a re-send is processed",
+		"stopped", where, "cause", context.Cause(ctx))
+}
+
+// Unprocessed is the outcome of an alert that was accepted but never
+// processed (still queued when ctx ended, a shutdown): dropped, with the
+// runbook it would have run. Nothing reads the backends or the state store.
+func (p *Processor) Unprocessed(ctx context.Context, a alert.Alert) Outcome {
+	out := Outcome{
+		Alert:          AlertRef{Name: a.Name(), Status: a.Status, Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, Labels: a.Labels},
+		Investigations: []StepOutcome{},
+		Options:        []OptionOutcome{},
+		Status:         StatusDropped,
+		Error:          fmt.Sprintf("not processed: %v (still queued; no action ran)", context.Cause(ctx)),
+		interrupted:    true,
+	}
+	if rb, err := p.Runbooks.Match(a.Labels); err == nil {
+		out.Runbook = rb.Name
+	}
+	p.Metrics.processed.WithLabelValues(out.Runbook, out.Status).Inc()
+	return out
+}
+
 // lookupError is a target that could not be looked up in its backend (the
 // API server did not answer, the alert's pod is gone): unlike a policy
 // denial, it says nothing about whether the option may run.
@@ -240,6 +295,9 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	cancelLookup()
 	if err != nil {
 		opt.Error = err.Error()
+		if interrupted(ctx, &opt) {
+			return opt, false
+		}
 		if _, ok := errors.AsType[*lookupError](err); ok {
 			// Not decided, so not skipped: a later option is no substitute
 			// for one that could not be looked up.
@@ -258,6 +316,9 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	lease, err := p.State.Lock(ctx, t.Key())
 	if err != nil {
 		opt.Error = err.Error()
+		if interrupted(ctx, &opt) {
+			return opt, false
+		}
 		opt.stateFailed = true
 		log.Error("option skipped: cannot lock the target", "err", err)
 		return opt, false
@@ -276,6 +337,9 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	admission, err := p.State.Lock(ctx, AdmissionKey)
 	if err != nil {
 		opt.Error = err.Error()
+		if interrupted(ctx, &opt) {
+			return opt, false
+		}
 		opt.stateFailed = true
 		log.Error("option skipped: cannot take the admission lock", "err", err)
 		return opt, false
@@ -291,16 +355,23 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	if err != nil {
 		// Without history the rate limits cannot be checked: fail closed.
 		opt.Error = fmt.Sprintf("reading action history: %v", err)
+		if interrupted(ctx, &opt) {
+			return opt, false
+		}
 		opt.stateFailed = true
 		log.Error("option denied: no action history", "err", err)
 		p.Metrics.decisions.WithLabelValues(step.Action, "false").Inc()
 		return opt, false
 	}
 	d, err := p.Policy.Decide(ctx, p.input(a, t, step.Action, params, hist, p.dryRun(step.ActionImpl(), t)))
-	opt.Decision = &d
 	if err != nil {
+		if interrupted(ctx, &opt) {
+			opt.Error = fmt.Sprintf("evaluating policy: %v", err)
+			return opt, false
+		}
 		log.Error("option denied: policy evaluation failed", "err", err)
 	}
+	opt.Decision = &d
 	if d.Allow {
 		// Policy may have lowered parameters; what it returns must still be
 		// valid for the action, or nothing runs.
@@ -325,6 +396,9 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	// be written), the count errs on the side of fewer actions.
 	if err := p.State.RecordRun(ctx, t.Key(), step.Action); err != nil {
 		opt.Error = fmt.Sprintf("counting the action run: %v", err)
+		if interrupted(ctx, &opt) {
+			return opt, false
+		}
 		opt.stateFailed = true
 		log.Error("option not run: the action run could not be counted", "err", err)
 		return opt, false
@@ -335,11 +409,15 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	opt.IntentID, err = p.writeIntent(ctx, rb, a, opt, params, p.dryRun(step.ActionImpl(), t))
 	if err != nil {
 		opt.Error = err.Error()
+		if interrupted(ctx, &opt) {
+			return opt, false
+		}
 		opt.aborted = true
 		log.Error("action not run: its intent could not be recorded", "err", err)
 		return opt, true
 	}
 	start := time.Now()
+	work := ctx
 	ctx, cancel := context.WithTimeout(ctx, p.actionTimeout())
 	defer cancel()
 	ctx = remediations.WithCause(ctx, fmt.Sprintf("alert %s (fingerprint %s), runbook %s option %d", a.Name(), a.Fingerprint, rb.Name, n))
@@ -348,6 +426,11 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 	stopRun()
 	if lost := lease.Err(); lost != nil && runErr != nil {
 		runErr = fmt.Errorf("stopped because the target lock was lost (%w): %w", lost, runErr)
+	}
+	if work.Err() != nil && runErr != nil {
+		// It had started, so it is failed, not dropped: it may have
+		// changed something, and is never run again for this alert.
+		runErr = fmt.Errorf("interrupted: %v: %w", context.Cause(work), runErr)
 	}
 	p.Metrics.actionDuration.WithLabelValues(step.Action).Observe(time.Since(start).Seconds())
 	p.Metrics.actions.WithLabelValues(step.Action, resultLabel(&res, runErr)).Inc()
@@ -375,6 +458,16 @@ func (p *Processor) consider(ctx context.Context, log *slog.Logger, rb *runbook.
 		log.Info("action executed", "changes", res.Changes, "duration", time.Since(start))
 	}
 	return opt, true
+}
+
+// interrupted reports whether ctx has ended, and then marks opt as not
+// decided because of it (a shutdown), rather than failed or denied.
+func interrupted(ctx context.Context, opt *OptionOutcome) bool {
+	if ctx.Err() == nil {
+		return false
+	}
+	opt.interrupted = true
+	return true
 }
 
 // stopOnLostLease returns a context that also ends when the target lock is

@@ -91,9 +91,9 @@ func (r *Redis) clockArg() string {
 }
 
 func (r *Redis) runIncident(ctx context.Context, op string, s *goredis.Script, key string, args ...any) (Incident, bool, error) {
-	ctx, cancel := r.call(ctx)
-	defer cancel()
-	v, err := s.Run(ctx, r.client, []string{r.incidentKey(key)}, append([]any{r.clockArg()}, args...)...).Slice()
+	v, err := do(ctx, r, func(ctx context.Context) ([]any, error) {
+		return s.Run(ctx, r.client, []string{r.incidentKey(key)}, append([]any{r.clockArg()}, args...)...).Slice()
+	})
 	if err != nil {
 		return Incident{}, false, r.err(op, err)
 	}
@@ -155,9 +155,9 @@ func (r *Redis) CloseIncident(ctx context.Context, key string) (Incident, bool, 
 
 // TookOption implements Incidents in one script.
 func (r *Redis) TookOption(ctx context.Context, key string, option int) error {
-	ctx, cancel := r.call(ctx)
-	defer cancel()
-	if err := tookOptionScript.Run(ctx, r.client, []string{r.incidentKey(key)}, option).Err(); err != nil {
+	if err := r.exec(ctx, func(ctx context.Context) error {
+		return tookOptionScript.Run(ctx, r.client, []string{r.incidentKey(key)}, option).Err()
+	}); err != nil {
 		return r.err("recording an incident's option", err)
 	}
 	return nil
@@ -165,9 +165,9 @@ func (r *Redis) TookOption(ctx context.Context, key string, option int) error {
 
 // AbandonIncident implements Incidents in one script.
 func (r *Redis) AbandonIncident(ctx context.Context, key string) error {
-	ctx, cancel := r.call(ctx)
-	defer cancel()
-	if err := abandonIncidentScript.Run(ctx, r.client, []string{r.incidentKey(key)}).Err(); err != nil {
+	if err := r.exec(ctx, func(ctx context.Context) error {
+		return abandonIncidentScript.Run(ctx, r.client, []string{r.incidentKey(key)}).Err()
+	}); err != nil {
 		return r.err("abandoning an incident", err)
 	}
 	return nil

@@ -144,6 +144,18 @@ func (r *Redis) call(ctx context.Context) (context.Context, context.CancelFunc) 
 	return context.WithTimeout(ctx, r.callTimeout)
 }
 
+// do runs one command (or script) by the call timeout, and returns when ctx
+// ends even if Redis does not answer (see redisurl.Call).
+func do[T any](ctx context.Context, r *Redis, cmd func(context.Context) (T, error)) (T, error) {
+	return redisurl.Call(ctx, r.callTimeout, cmd)
+}
+
+// exec is do for a command whose only answer is its error.
+func (r *Redis) exec(ctx context.Context, cmd func(context.Context) error) error {
+	_, err := do(ctx, r, func(ctx context.Context) (struct{}, error) { return struct{}{}, cmd(ctx) })
+	return err
+}
+
 // err names the store and operation and removes any secret.
 func (r *Redis) err(op string, err error) error {
 	return fmt.Errorf("redis state (%s): %s: %w", r.addr, op, r.sec.ScrubErr(err))
@@ -161,9 +173,7 @@ func (r *Redis) failKey(t, a string) string   { return r.prefix + "failures:" + 
 
 // Ping implements Store.
 func (r *Redis) Ping(ctx context.Context) error {
-	ctx, cancel := r.call(ctx)
-	defer cancel()
-	if err := r.client.Ping(ctx).Err(); err != nil {
+	if err := r.exec(ctx, func(ctx context.Context) error { return r.client.Ping(ctx).Err() }); err != nil {
 		return r.err("PING", err)
 	}
 	return nil
@@ -199,9 +209,9 @@ func (r *Redis) Reserve(ctx context.Context, keys []string, ttl time.Duration) (
 		rkeys[i] = r.dedupeKey(k)
 	}
 	token := rand.Text()
-	callCtx, cancel := r.call(ctx)
-	defer cancel()
-	res, err := reserveScript.Run(callCtx, r.client, rkeys, token, ttl.Milliseconds()).Int64Slice()
+	res, err := do(ctx, r, func(ctx context.Context) ([]int64, error) {
+		return reserveScript.Run(ctx, r.client, rkeys, token, ttl.Milliseconds()).Int64Slice()
+	})
 	if err == nil && len(res) != len(keys) {
 		err = fmt.Errorf("script answered %d results for %d keys", len(res), len(keys))
 	}
@@ -209,11 +219,21 @@ func (r *Redis) Reserve(ctx context.Context, keys []string, ttl time.Duration) (
 		// The script may have run even though its answer was lost: drop
 		// whatever this call claimed, or the sender's retry would be taken
 		// for a duplicate and never processed.
-		dropCtx, cancel := r.call(context.WithoutCancel(ctx))
-		defer cancel()
-		if derr := dropOwnScript.Run(dropCtx, r.client, rkeys, token).Err(); derr != nil {
-			r.log.Error("dropping dedupe keys of a failed reservation failed; their retry may be taken for a duplicate until the keys expire",
-				"keys", len(keys), "ttl", ttl, "err", r.err("drop", derr))
+		drop := func() {
+			dropCtx, cancel := r.call(context.WithoutCancel(ctx))
+			defer cancel()
+			if derr := dropOwnScript.Run(dropCtx, r.client, rkeys, token).Err(); derr != nil {
+				r.log.Error("dropping dedupe keys of a failed reservation failed; their retry may be taken for a duplicate until the keys expire",
+					"keys", len(keys), "ttl", ttl, "err", r.err("drop", derr))
+			}
+		}
+		if ctx.Err() != nil {
+			// The caller is gone (a shutdown, a client that hung up):
+			// it is not kept waiting for the drop, which Redis may not
+			// answer either.
+			go drop()
+		} else {
+			drop()
 		}
 		return nil, r.err("reserving dedupe keys", err)
 	}
@@ -233,9 +253,7 @@ func (r *Redis) Release(ctx context.Context, keys []string) error {
 	for i, k := range keys {
 		rkeys[i] = r.dedupeKey(k)
 	}
-	ctx, cancel := r.call(ctx)
-	defer cancel()
-	if err := r.client.Del(ctx, rkeys...).Err(); err != nil {
+	if err := r.exec(ctx, func(ctx context.Context) error { return r.client.Del(ctx, rkeys...).Err() }); err != nil {
 		return r.err("releasing dedupe keys", err)
 	}
 	return nil
@@ -281,9 +299,9 @@ func (r *Redis) Lock(ctx context.Context, key string) (*Lease, error) {
 	wait := r.pollMin
 	for {
 		sent := time.Now()
-		callCtx, cancel := r.call(ctx)
-		ok, err := r.client.SetNX(callCtx, lk, token, r.lockTTL).Result()
-		cancel()
+		ok, err := do(ctx, r, func(ctx context.Context) (bool, error) {
+			return r.client.SetNX(ctx, lk, token, r.lockTTL).Result()
+		})
 		if err != nil {
 			unlockLocal()
 			if ctx.Err() != nil {
@@ -355,9 +373,11 @@ func (r *Redis) renew(ctx context.Context, l *Lease, lk, token string, lastOK ti
 		case <-t.C:
 		}
 		sent := time.Now()
-		callCtx, cancel := r.call(ctx)
-		n, err := renewScript.Run(callCtx, r.client, []string{lk}, token, r.lockTTL.Milliseconds()).Int()
-		cancel()
+		// do: an unlock (which ends ctx) does not wait for a Redis that
+		// stopped answering.
+		n, err := do(ctx, r, func(ctx context.Context) (int, error) {
+			return renewScript.Run(ctx, r.client, []string{lk}, token, r.lockTTL.Milliseconds()).Int()
+		})
 		switch {
 		case ctx.Err() != nil:
 			return // unlocking
@@ -440,10 +460,10 @@ func (r *Redis) RecordAction(ctx context.Context, target, action string, succeed
 // RecordRun implements Store in one script.
 func (r *Redis) RecordRun(ctx context.Context, target, action string) error {
 	member := r.id + ":" + strconv.FormatUint(r.seq.Add(1), 10)
-	ctx, cancel := r.call(ctx)
-	defer cancel()
-	err := runScript.Run(ctx, r.client, r.historyKeys(target, action)[:4],
-		member, r.window.Milliseconds(), lastRunRetention.Milliseconds()).Err()
+	err := r.exec(ctx, func(ctx context.Context) error {
+		return runScript.Run(ctx, r.client, r.historyKeys(target, action)[:4],
+			member, r.window.Milliseconds(), lastRunRetention.Milliseconds()).Err()
+	})
 	if err != nil {
 		return r.err("recording an action run", err)
 	}
@@ -456,9 +476,9 @@ func (r *Redis) RecordResult(ctx context.Context, target, action string, succeed
 	if succeeded {
 		ok = "1"
 	}
-	ctx, cancel := r.call(ctx)
-	defer cancel()
-	err := resultScript.Run(ctx, r.client, []string{r.failKey(target, action)}, ok, failureRetention.Milliseconds()).Err()
+	err := r.exec(ctx, func(ctx context.Context) error {
+		return resultScript.Run(ctx, r.client, []string{r.failKey(target, action)}, ok, failureRetention.Milliseconds()).Err()
+	})
 	if err != nil {
 		return r.err("recording an action result", err)
 	}
@@ -467,9 +487,9 @@ func (r *Redis) RecordResult(ctx context.Context, target, action string, succeed
 
 // History implements Store in one script.
 func (r *Redis) History(ctx context.Context, target, action string) (History, error) {
-	ctx, cancel := r.call(ctx)
-	defer cancel()
-	v, err := historyScript.Run(ctx, r.client, r.historyKeys(target, action), r.window.Milliseconds()).Slice()
+	v, err := do(ctx, r, func(ctx context.Context) ([]any, error) {
+		return historyScript.Run(ctx, r.client, r.historyKeys(target, action), r.window.Milliseconds()).Slice()
+	})
 	if err != nil {
 		return History{}, r.err("reading action history", err)
 	}

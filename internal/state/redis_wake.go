@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -52,10 +53,12 @@ func (w *unlockWaker) wait(ctx context.Context, lk string) (wake <-chan struct{}
 		// Confirmed before the first wait, so that a release published
 		// after this call returns is heard. Once it runs, go-redis
 		// reconnects and resubscribes it by itself.
-		ps := w.client.Subscribe(ctx, w.channel)
-		if _, err := ps.Receive(ctx); err != nil {
-			_ = ps.Close()
-			w.retryAt = time.Now().Add(subscribeRetry)
+		ps := w.subscribe(ctx)
+		if ps == nil {
+			if !errors.Is(ctx.Err(), context.Canceled) {
+				// Redis failed, not the caller: poll only for a while.
+				w.retryAt = time.Now().Add(subscribeRetry)
+			}
 			return ch, func() {}
 		}
 		w.ps = ps
@@ -80,6 +83,34 @@ func (w *unlockWaker) wait(ctx context.Context, lk string) (wake <-chan struct{}
 		if len(set) == 0 {
 			delete(w.waiters, lk)
 		}
+	}
+}
+
+// subscribe subscribes to the channel and waits for Redis to confirm it; nil
+// if it does not by ctx's deadline, or ctx is cancelled first. go-redis does
+// not interrupt a blocked read on cancellation (see redisurl.Call), so the
+// subscription is made in a goroutine that a cancelled caller stops waiting
+// for; that goroutine closes what it made once its deadline ends it.
+func (w *unlockWaker) subscribe(ctx context.Context) *goredis.PubSub {
+	made := make(chan *goredis.PubSub, 1)
+	go func() {
+		ps := w.client.Subscribe(ctx, w.channel)
+		if _, err := ps.Receive(ctx); err != nil {
+			_ = ps.Close()
+			ps = nil
+		}
+		made <- ps
+	}()
+	select {
+	case ps := <-made:
+		return ps
+	case <-ctx.Done():
+		go func() {
+			if ps := <-made; ps != nil {
+				_ = ps.Close()
+			}
+		}()
+		return nil
 	}
 }
 

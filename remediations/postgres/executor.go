@@ -111,6 +111,9 @@ type target struct {
 	// peak is the most client connections any action saw on this server
 	// since the daemon started (PostgreSQL keeps no such history).
 	peak atomic.Int64
+	// connecting are the pool's connections still being set up, which
+	// Close cuts rather than waits for.
+	connecting connecting
 }
 
 // NewExecutor builds the pools. It fails on a DSN that is missing or does
@@ -166,7 +169,9 @@ func newTarget(ctx context.Context, name string, c TargetConfig) (*target, error
 		rp["application_name"] = applicationName
 	}
 	tg.appName = rp["application_name"]
+	cfg.ConnConfig.DialFunc = tg.connecting.dial(cfg.ConnConfig.DialFunc)
 	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
+		tg.connecting.established(conn.PgConn().Conn())
 		tg.own.Store(conn.PgConn().PID(), struct{}{})
 		return nil
 	}
@@ -207,9 +212,12 @@ func (e *Executor) check(ctx context.Context, tg *target) {
 	e.log.Info("postgres target reachable", "target", tg.name, "server", tg.addr, "version", version)
 }
 
-// Close closes every pool.
+// Close closes every pool. Connections still being set up are cut, not
+// waited for (see connecting): a process shutting down does not wait for a
+// server that stopped answering.
 func (e *Executor) Close() {
 	for _, tg := range e.targets {
+		tg.connecting.cut()
 		tg.pool.Close()
 	}
 }

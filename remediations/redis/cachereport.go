@@ -76,22 +76,27 @@ type MasterLink struct {
 // cacheReport reads the three INFO sections in one round trip, under one
 // call deadline.
 func (c *conn) cacheReport(ctx context.Context) (*CacheReportEvidence, error) {
-	callCtx, cancel := c.call(ctx)
-	defer cancel()
 	sections := []string{"stats", "memory", "replication"}
-	cmds := make([]*goredis.StringCmd, len(sections))
-	_, err := c.client.Pipelined(callCtx, func(p goredis.Pipeliner) error {
-		for i, s := range sections {
-			cmds[i] = p.Info(callCtx, s)
+	texts, err := call(ctx, c, func(ctx context.Context) ([]string, error) {
+		cmds := make([]*goredis.StringCmd, len(sections))
+		_, err := c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for i, s := range sections {
+				cmds[i] = p.Info(ctx, s)
+			}
+			return nil
+		})
+		texts := make([]string, len(cmds))
+		for i, cmd := range cmds {
+			texts[i] = cmd.Val()
 		}
-		return nil
+		return texts, err
 	})
 	if err != nil {
 		return nil, c.callErr(ctx, "INFO stats, memory, replication", err)
 	}
 	in := info{}
-	for _, cmd := range cmds {
-		in.parse(cmd.Val())
+	for _, text := range texts {
+		in.parse(text)
 	}
 	ev := in.evidence()
 	ev.Connection, ev.Addr = c.name, c.addr

@@ -202,19 +202,22 @@ func (c *conn) previewDeleteKeys(ctx context.Context, log *slog.Logger, p *Delet
 }
 
 func (c *conn) scan(ctx context.Context, cursor uint64, pattern string, count int64) ([]string, uint64, error) {
-	callCtx, cancel := c.call(ctx)
-	defer cancel()
-	keys, next, err := c.client.Scan(callCtx, cursor, pattern, count).Result()
+	type page struct {
+		keys []string
+		next uint64
+	}
+	pg, err := call(ctx, c, func(ctx context.Context) (page, error) {
+		keys, next, err := c.client.Scan(ctx, cursor, pattern, count).Result()
+		return page{keys, next}, err
+	})
 	if err != nil {
 		return nil, 0, c.callErr(ctx, "SCAN", err)
 	}
-	return keys, next, nil
+	return pg.keys, pg.next, nil
 }
 
 func (c *conn) unlink(ctx context.Context, keys []string) (int64, error) {
-	callCtx, cancel := c.call(ctx)
-	defer cancel()
-	n, err := c.client.Unlink(callCtx, keys...).Result()
+	n, err := call(ctx, c, func(ctx context.Context) (int64, error) { return c.client.Unlink(ctx, keys...).Result() })
 	if err != nil {
 		return 0, c.callErr(ctx, fmt.Sprintf("UNLINK %d keys", len(keys)), err)
 	}

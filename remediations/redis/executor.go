@@ -253,9 +253,11 @@ func (e *Executor) configuredNames() string {
 	return strings.Join(slices.Sorted(maps.Keys(e.conns)), ", ")
 }
 
-// call bounds one command (or one pipeline) by the call timeout.
-func (c *conn) call(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, c.callTimeout)
+// call runs one command (or one pipeline) by the call timeout, and returns
+// when ctx ends even if Redis does not answer (see redisurl.Call): a shutdown
+// or a lost target lock stops the action at once.
+func call[T any](ctx context.Context, c *conn, cmd func(context.Context) (T, error)) (T, error) {
+	return redisurl.Call(ctx, c.callTimeout, cmd)
 }
 
 // callErr adds the connection and command to a command's error and removes
@@ -272,9 +274,7 @@ func (c *conn) callErr(parent context.Context, what string, err error) error {
 }
 
 func (c *conn) ping(ctx context.Context) error {
-	callCtx, cancel := c.call(ctx)
-	defer cancel()
-	if err := c.client.Ping(callCtx).Err(); err != nil {
+	if _, err := call(ctx, c, func(ctx context.Context) (string, error) { return c.client.Ping(ctx).Result() }); err != nil {
 		return c.callErr(ctx, "PING", err)
 	}
 	return nil

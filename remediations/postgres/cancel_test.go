@@ -1,0 +1,54 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/remediator/remediator/internal/blackhole"
+	"github.com/remediator/remediator/remediations/postgres"
+)
+
+// TestExecuteReturnsOnCancel: an action waiting on a PostgreSQL that accepted
+// the connection and never answers returns as soon as its context is
+// cancelled (a shutdown), not when call_timeout ends it. pgx interrupts a
+// blocked read on cancellation by itself (it sets a deadline on the
+// connection); this pins that for the backend's use of it.
+func TestExecuteReturnsOnCancel(t *testing.T) {
+	// Long enough that only the cancellation ends the call within the
+	// bound.
+	const callTimeout = 10 * time.Second
+	const bound = 2 * time.Second
+	bh := blackhole.Start(t)
+	startCtx, cancelStart := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancelStart()
+	e, err := postgres.NewExecutor(startCtx, map[string]postgres.TargetConfig{
+		"default": targetConfig(t, "postgres://postgres@"+bh.Addr()+"/postgres?sslmode=disable", func(c *postgres.TargetConfig) { c.CallTimeout = callTimeout }),
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	sent := bh.Received()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Execute(ctx, postgres.ConnectionReport, pgTarget("orders"), nil)
+		done <- err
+	}()
+	bh.WaitReceived(t, sent)
+	time.Sleep(50 * time.Millisecond) // into the read
+	cancel()
+	cancelled := time.Now()
+	select {
+	case err := <-done:
+		t.Logf("returned %v after the cancellation: %v", time.Since(cancelled).Round(time.Millisecond), err)
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("error %v, want one wrapping context.Canceled", err)
+		}
+	case <-time.After(bound):
+		t.Fatalf("still blocked %v after the cancellation (call_timeout %v)", bound, callTimeout)
+	}
+}
