@@ -66,7 +66,7 @@ func TestShutdownExitsInTime(t *testing.T) {
 
 	post := func(i int) string {
 		t.Helper()
-		fp := fmt.Sprintf("exit%02d", i)
+		fp := fmt.Sprintf("e1e1%012x", i)
 		b := sampleAlert(t, "redis-cache-maintenance.json")
 		b = bytes.ReplaceAll(b, []byte("a1b2c3d4e5f60009"), []byte(fp))
 		b = bytes.ReplaceAll(b, []byte("redis-cache-0:6379"), []byte(fmt.Sprintf("cache-%d:6379", i)))

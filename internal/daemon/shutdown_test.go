@@ -134,7 +134,7 @@ func TestShutdownLosesNothing(t *testing.T) {
 			var alerts []posted
 			post := func(alertname string, i int) {
 				t.Helper()
-				a := posted{fmt.Sprintf("sd%s%02d", strings.ToLower(alertname[:5]), i), alertname, fmt.Sprintf("cache-%d:6379", i)}
+				a := posted{fmt.Sprintf("5d%04x%010x", len(alertname), i), alertname, fmt.Sprintf("cache-%d:6379", i)}
 				r := h.post(cacheAlert(t, a.alertname, a.fp, a.instance), "Bearer "+token)
 				if r.code != http.StatusOK || r.body["accepted"] != float64(1) {
 					t.Fatalf("post %s: %d %v", a.fp, r.code, r.body)
