@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -82,4 +84,95 @@ func TestEvalFailOnHelp(t *testing.T) {
 			t.Errorf("eval --help does not mention %q:\n%s", s, stdout.String())
 		}
 	}
+}
+
+// TestEvalEmergencyScaleDownCriticality (issue 11, finding 9: "missing labels
+// pick the harsher path"): the shipped EmergencyScaleDown runbooks take every
+// Deployment of a namespace to 1 replica only when the alert's criticality
+// label is one of the documented non-critical values, written exactly; a
+// missing, odd-cased or unknown value gets the capped critical-namespace
+// behaviour. Before, the harsh runbook matched criticality!="critical", which
+// a missing label, "Critical" and "CRITICAL" all satisfy.
+func TestEvalEmergencyScaleDownCriticality(t *testing.T) {
+	const harsh, capped = "EmergencyScaleDown", "EmergencyScaleDownCritical"
+	tests := []struct {
+		name        string
+		criticality *string // nil: no criticality label
+		runbook     string
+	}{
+		{"missing label", nil, capped},
+		{"critical", ptr("critical"), capped},
+		{"Critical", ptr("Critical"), capped},
+		{"CRITICAL", ptr("CRITICAL"), capped},
+		{"empty value", ptr(""), capped},
+		{"unknown value", ptr("medium"), capped},
+		{"typo of low", ptr("lwo"), capped},
+		{"odd-cased low", ptr("Low"), capped},
+		{"low with a space", ptr("low "), capped},
+		{"low", ptr("low"), harsh},
+		{"non-critical", ptr("non-critical"), harsh},
+		{"noncritical", ptr("noncritical"), harsh},
+		{"best-effort", ptr("best-effort"), harsh},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			labels := map[string]string{"alertname": "EmergencyScaleDown", "severity": "critical", "namespace": "batch-reports"}
+			if tc.criticality != nil {
+				labels["criticality"] = *tc.criticality
+			}
+			out := evalAlert(t, labels)
+			if len(out.Alerts) != 1 {
+				t.Fatalf("%d outcomes, want 1", len(out.Alerts))
+			}
+			o := out.Alerts[0]
+			if o.Runbook != tc.runbook {
+				t.Fatalf("runbook %q, want %q", o.Runbook, tc.runbook)
+			}
+			if len(o.Options) != 1 || o.Options[0].Action != "kubernetes.scale_namespace" {
+				t.Fatalf("options %+v, want kubernetes.scale_namespace alone", o.Options)
+			}
+			// What the option would do: 1 replica for every Deployment, or
+			// at most 3 and only ever down.
+			p := o.Options[0].Params
+			want := map[string]any{"replicas": float64(3), "only_reduce": true}
+			if tc.runbook == harsh {
+				want = map[string]any{"replicas": float64(1)}
+			}
+			got, _ := json.Marshal(p)
+			if wantJSON, _ := json.Marshal(want); !bytes.Equal(got, wantJSON) {
+				t.Errorf("params %s, want %s", got, wantJSON)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// evalAlert runs `eval -o json` on a payload of one firing alert.
+func evalAlert(t *testing.T, labels map[string]string) EvalOutput {
+	t.Helper()
+	payload := map[string]any{
+		"version": "4", "status": "firing", "receiver": "remediator", "groupKey": "{}",
+		"alerts": []map[string]any{{
+			"status": "firing", "labels": labels, "annotations": map[string]string{},
+			"startsAt": "2026-11-25T08:00:00Z", "fingerprint": "e5ca1a7e00000001",
+		}},
+	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "alert.json")
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"eval", "--alert", file, "-o", "json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("eval: exit %d: %s", code, stderr.String())
+	}
+	var out EvalOutput
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("eval -o json: %v\n%s", err, stdout.String())
+	}
+	return out
 }
