@@ -18,7 +18,7 @@ func main() {
 // run parses args and runs the chosen command; it returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	app := kingpin.New("remediator", "Alert-driven auto-remediation: when an Alertmanager alert fires, safely do what the runbook says.\n\n"+
-		"Quick start (dry-run, bundled policy and runbooks, loopback only):\n  remediator serve\n"+
+		"Quick start (dry-run, bundled policy and runbooks, loopback only):\n  remediator serve --dry-run\n"+
 		"Preview what an alert would do:\n  remediator eval --alert alert.json\nWhat it did:\n  remediator history --since 24h").
 		UsageWriter(stdout).ErrorWriter(stderr)
 	app.HelpFlag.Short('h')

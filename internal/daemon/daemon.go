@@ -291,7 +291,10 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 		d.log.Warn("the webhook accepts unauthenticated requests; set REMEDIATOR_AUTH_TOKEN (or basic auth) before exposing it", "address", ln.Addr().String())
 	}
 	d.log.Info("remediator listening", "address", ln.Addr().String(), "tls", d.cfg.Server.TLSCertFile != "",
-		"auth", d.opts.Auth != nil, "dry_run", d.cfg.DryRun, "runbooks", len(d.cfg.RunbookSet.Runbooks),
+		"auth", d.opts.Auth != nil,
+		// Whether anything at all can act: --dry-run, or no backend configured.
+		"dry_run", len(actingBackends(d.opts.Executor, d.cfg.DryRun)) == 0, "acting_backends", actingBackends(d.opts.Executor, d.cfg.DryRun),
+		"runbooks", len(d.cfg.RunbookSet.Runbooks),
 		"workers", d.cfg.Dispatcher.Workers, "queue_size", d.cfg.Receiver.QueueSize)
 
 	var runErr error
