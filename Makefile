@@ -1,4 +1,4 @@
-# remediator: `make run` runs the daemon on its embedded defaults,
+# remediator: `make run` runs the daemon on its embedded defaults in dry-run,
 # `make test` runs every check and test (CI runs exactly this).
 GO        ?= go
 BIN       ?= bin/remediator
@@ -23,9 +23,11 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/remediator
 
-## run: the daemon on its embedded defaults (127.0.0.1:9095, dry-run, bundled policy and runbooks)
+## run: the daemon on its embedded defaults (127.0.0.1:9095, bundled policy and runbooks) in dry-run:
+## --dry-run, so that it acts on nothing even with KUBECONFIG or REMEDIATOR_POSTGRES_DSN in the
+## environment (cmd/remediator's TestMakeRunNeverActs checks this recipe)
 run: build
-	$(BIN) serve
+	$(BIN) serve --dry-run
 
 ## test: every check and test; CI runs this (go test last, so its summary closes the output)
 test: check services policy-test opa-test unit

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,25 +36,81 @@ type evalCmd struct {
 	noBundled  bool
 	configFile string
 	output     string
+	failOn     statusSet
 	log        *logFlags
 }
 
+// exitFailOn is eval's exit code when an outcome is one of --fail-on's
+// statuses: distinct from 1 (eval could not run) and 2 (bad usage), so that
+// CI can tell a sample that would be denied from a broken job.
+const exitFailOn = 3
+
+// evalStatuses are the outcome statuses eval can report, as --fail-on takes
+// them. Eval executes nothing, so dispatch.StatusExecuted is not one.
+func evalStatuses() []string {
+	return []string{
+		dispatch.StatusPlanned, dispatch.StatusDenied, dispatch.StatusNoRunbook, dispatch.StatusInvalidTarget,
+		dispatch.StatusFailed, dispatch.StatusResolved, dispatch.StatusIncidentOpen, dispatch.StatusIncidentClosed,
+	}
+}
+
+// statusSet is --fail-on's value: outcome statuses, given as a
+// comma-separated list, or by repeating the flag. A status eval cannot
+// report is refused, so that a typo cannot make the CI check pass forever.
+type statusSet map[string]bool
+
+func (s statusSet) Set(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return fmt.Errorf("--fail-on: no status given: want one or more of %s", strings.Join(evalStatuses(), ", "))
+	}
+	for st := range strings.SplitSeq(v, ",") {
+		st = strings.TrimSpace(st)
+		switch {
+		case slices.Contains(evalStatuses(), st):
+			s[st] = true
+		case st == dispatch.StatusExecuted:
+			return fmt.Errorf("--fail-on %q: eval never executes an action, so no outcome is %s (planned is what would run)", st, st)
+		default:
+			return fmt.Errorf("--fail-on: unknown status %q: want one or more of %s", st, strings.Join(evalStatuses(), ", "))
+		}
+	}
+	return nil
+}
+
+func (s statusSet) String() string { return strings.Join(slices.Sorted(maps.Keys(s)), ",") }
+
+// IsCumulative lets kingpin take the flag more than once.
+func (s statusSet) IsCumulative() bool { return true }
+
 func newEvalCmd(app *kingpin.Application) *evalCmd {
-	c := &evalCmd{}
+	c := &evalCmd{failOn: statusSet{}}
 	c.cmd = app.Command("eval", "Show what remediator would do for each alert of an Alertmanager webhook payload, executing nothing.\n\n"+
 		"For each alert: the runbook matched, the target, the investigations, every resolution option considered\n"+
 		"with the policy decision, its reasons and any lowered parameters, and the plan of the option taken.\n"+
 		"Alerts are evaluated in order against fresh in-memory state, so later alerts see the earlier ones' actions\n"+
 		"(cooldowns, rate limits) as the daemon would.\n\n"+
+		"For CI, --fail-on makes eval exit 3 when any alert's outcome is one of the statuses listed (the report is\n"+
+		"printed all the same, and the alerts that matched are named on standard error). The statuses:\n"+
+		"  planned         an option was allowed (in the daemon it would run)\n"+
+		"  denied          policy allowed no option\n"+
+		"  no_runbook      no runbook selects the alert\n"+
+		"  invalid_target  the alert's labels do not name the runbook's target\n"+
+		"  failed          the option allowed could not be planned\n"+
+		"  resolved        a resolved notification (never acts)\n"+
+		"  incident_open, incident_closed  a repeat of an earlier alert of the payload\n"+
+		"Exit codes: 0 done, 1 eval could not run (bad payload, config or policy), 2 bad usage, 3 --fail-on matched.\n\n"+
 		"Examples:\n"+
 		"  remediator eval --alert deploy/examples/alerts/high-cpu.json\n"+
-		"  remediator eval --alert alert.json --policy ./policies --config remediator.yaml -o json")
+		"  remediator eval --alert alert.json --policy ./policies --config remediator.yaml -o json\n"+
+		"  remediator eval --alert alert.json --fail-on denied,no_runbook,invalid_target,failed")
 	c.cmd.Flag("alert", "Webhook payload file (Alertmanager version 4 JSON); - reads standard input.").Required().StringVar(&c.alertFile)
 	c.cmd.Flag("policy", "Directory of Rego modules and data files loaded beside the bundled policy.").ExistingDirVar(&c.policyDir)
 	c.cmd.Flag("policy-dir", "Alias of --policy.").Hidden().ExistingDirVar(&c.policyDir)
 	c.cmd.Flag("no-bundled-policy", "Do not load the bundled policy.").BoolVar(&c.noBundled)
 	c.cmd.Flag("config", "YAML config file (runbooks).").Short('c').ExistingFileVar(&c.configFile)
 	c.cmd.Flag("output", "Output format: text or json.").Short('o').Default("text").EnumVar(&c.output, "text", "json")
+	c.cmd.Flag("fail-on", "Exit 3 when an alert's outcome is one of these statuses (comma-separated, or repeat the flag): "+
+		strings.Join(evalStatuses(), ", ")+".").PlaceHolder("STATUS,...").SetValue(c.failOn)
 	c.log = addLogFlags(c.cmd)
 	return c
 }
@@ -73,10 +131,26 @@ func (c *evalCmd) run(chosen string, stdout, stderr io.Writer) (int, bool) {
 			fmt.Fprintln(stderr, "remediator eval:", err)
 			return 1, true
 		}
-		return 0, true
+	} else {
+		writeEvalText(stdout, out)
 	}
-	writeEvalText(stdout, out)
+	if matched := c.failOn.matching(out.Alerts); len(matched) > 0 {
+		fmt.Fprintf(stderr, "remediator eval: --fail-on %s: %d of %d alerts: %s\n", c.failOn, len(matched), len(out.Alerts), strings.Join(matched, "; "))
+		return exitFailOn, true
+	}
 	return 0, true
+}
+
+// matching describes the outcomes whose status is in s, for the message
+// that says why eval failed.
+func (s statusSet) matching(outcomes []dispatch.Outcome) []string {
+	var matched []string
+	for _, o := range outcomes {
+		if s[o.Status] {
+			matched = append(matched, fmt.Sprintf("%s (fingerprint %s) %s", o.Alert.Name, o.Alert.Fingerprint, o.Status))
+		}
+	}
+	return matched
 }
 
 func (c *evalCmd) eval(ctx context.Context, stderr io.Writer) (*EvalOutput, error) {

@@ -54,11 +54,12 @@ type serveCmd struct {
 func newServeCmd(app *kingpin.Application) *serveCmd {
 	c := &serveCmd{}
 	c.cmd = app.Command("serve", "Run the daemon: receive Alertmanager webhooks on POST /api/v1/alerts, decide with OPA, remediate.\n\n"+
-		"With no flags it runs on its embedded defaults: 127.0.0.1:9095, in-memory state, the bundled policy and\n"+
-		"runbooks, and every action planned only. A backend acts once a target is configured for it: postgres.targets\n"+
-		"and redis.targets in the config, or REMEDIATOR_POSTGRES_DSN / REMEDIATOR_REDIS_URL for the target \"default\";\n"+
-		"anything not configured only plans, and --dry-run plans everything. SIGHUP reloads the policy; SIGTERM shuts\n"+
-		"down gracefully.\n\n"+
+		"It runs on its embedded defaults: 127.0.0.1:9095, in-memory state, the bundled policy and runbooks.\n"+
+		"A backend acts once a target is configured for it: a cluster by --kubeconfig, $KUBECONFIG or the in-cluster\n"+
+		"ServiceAccount; postgres.targets and redis.targets in the config, or REMEDIATOR_POSTGRES_DSN /\n"+
+		"REMEDIATOR_REDIS_URL for the target \"default\". Anything not configured only plans, and --dry-run plans\n"+
+		"everything, whatever the environment configures. At start one line per backend and target says ACTING or\n"+
+		"PLANNING, and why. SIGHUP reloads the policy; SIGTERM shuts down gracefully.\n\n"+
 		"Credentials come from the environment or files, never from flag values:\n"+
 		"  alerts role (POST /api/v1/alerts, Alertmanager): REMEDIATOR_AUTH_TOKEN (bearer) or --auth-token-file, and/or\n"+
 		"    REMEDIATOR_BASIC_AUTH_USERNAME + REMEDIATOR_BASIC_AUTH_PASSWORD, or --basic-auth-username + --basic-auth-password-file\n"+
@@ -74,7 +75,7 @@ func newServeCmd(app *kingpin.Application) *serveCmd {
 		"The audit history (GET /api/v1/remediations, remediator history) is kept in an SQLite file by default:\n"+
 		"$STATE_DIRECTORY/audit.db, else $XDG_STATE_HOME/remediator/audit.db, else ~/.local/state/remediator/audit.db.\n\n"+
 		"Examples:\n"+
-		"  remediator serve\n"+
+		"  remediator serve --dry-run\n"+
 		"  REMEDIATOR_AUTH_TOKEN=s3cret remediator serve --listen-address=:9095 --config=remediator.yaml --policy-dir=./policies\n"+
 		"  remediator serve --listen-address=:9095 --auth-token-file=/run/secrets/alerts-token --read-token-file=/run/secrets/read-token\n"+
 		"  REMEDIATOR_AUDIT_POSTGRES_DSN=postgres://remediator:pw@db:5432/remediator remediator serve --config=remediator.yaml").Default()

@@ -21,14 +21,14 @@ import (
 // configured backends are connected too, so that investigations read and
 // resolutions preview (see remediations.Router), but nothing is changed. The
 // returned func closes the backends.
+//
+// It logs one line per backend, and per target of the backends that have
+// targets, saying mode=ACTING (and on what) or mode=PLANNING and why: the
+// operator must be able to tell from the start-up log alone whether this
+// process can change anything.
 func Backends(ctx context.Context, cfg *config.Config, log *slog.Logger) (*remediations.Router, func(), error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.DryRun {
-		log.Info("dry-run: nothing is changed (--dry-run or dry_run in the config); on configured targets investigations run "+
-			"and resolutions are previewed read-only, elsewhere actions are planned",
-			"postgres_targets", slices.Sorted(maps.Keys(cfg.Postgres.Targets)), "redis_targets", slices.Sorted(maps.Keys(cfg.Redis.Targets)))
 	}
 	backends := map[string]remediations.Backend{}
 	var closers []func()
@@ -37,6 +37,11 @@ func Backends(ctx context.Context, cfg *config.Config, log *slog.Logger) (*remed
 			c()
 		}
 	}
+	// Why a configured target only plans: "" when it acts.
+	planning := ""
+	if cfg.DryRun {
+		planning = reasonDryRun
+	}
 	if len(cfg.Postgres.Targets) > 0 {
 		pg, err := postgres.NewExecutor(ctx, cfg.Postgres.Targets, log.With("backend", "postgres"))
 		if err != nil {
@@ -44,6 +49,12 @@ func Backends(ctx context.Context, cfg *config.Config, log *slog.Logger) (*remed
 		}
 		backends["postgres"] = pg
 		closers = append(closers, pg.Close)
+		for _, name := range pg.Targets() {
+			addr, from, _ := pg.Addr(name)
+			logMode(log, "postgres", name, planning, "connection", addr, "dsn_from", from)
+		}
+	} else {
+		logMode(log, "postgres", "", "no target configured (set postgres.targets or "+config.EnvPostgresDSN+")")
 	}
 	if len(cfg.Redis.Targets) > 0 {
 		rd, err := redis.NewExecutor(ctx, cfg.Redis.Targets, log.With("backend", "redis"))
@@ -57,25 +68,14 @@ func Backends(ctx context.Context, cfg *config.Config, log *slog.Logger) (*remed
 				log.Warn("closing the redis backend", "err", err)
 			}
 		})
-	}
-	for _, b := range []struct {
-		name, how string
-		targets   []string
-	}{
-		{"postgres", "postgres.targets or " + config.EnvPostgresDSN, slices.Sorted(maps.Keys(cfg.Postgres.Targets))},
-		{"redis", "redis.targets or " + config.EnvRedisURL, slices.Sorted(maps.Keys(cfg.Redis.Targets))},
-	} {
-		switch {
-		case len(b.targets) > 0 && cfg.DryRun:
-			log.Info(b.name+" is in dry-run: on its configured targets investigations run and resolutions are previewed, "+
-				"nothing is changed; an alert naming another connection is planned only", "targets", b.targets)
-		case len(b.targets) > 0:
-			log.Info(b.name+" acts on its configured targets; an alert naming another connection is planned only", "targets", b.targets)
-		default:
-			log.Info(b.name + " is not configured: its actions are planned only (set " + b.how + ")")
+		for _, name := range slices.Sorted(maps.Keys(cfg.Redis.Targets)) {
+			addr, _ := rd.Addr(name)
+			logMode(log, "redis", name, planning, "connection", addr)
 		}
+	} else {
+		logMode(log, "redis", "", "no target configured (set redis.targets or "+config.EnvRedisURL+")")
 	}
-	k8s, err := kubernetesBackend(ctx, cfg, log.With("backend", "kubernetes"))
+	k8s, err := kubernetesBackend(ctx, cfg, log, planning)
 	if err != nil {
 		closeAll()
 		return nil, nil, err
@@ -86,15 +86,60 @@ func Backends(ctx context.Context, cfg *config.Config, log *slog.Logger) (*remed
 	return remediations.NewRouter(cfg.DryRun, backends), closeAll, nil
 }
 
+// reasonDryRun is the PLANNING reason of a configured target in dry-run.
+// REMEDIATOR_DRY_RUN is --dry-run's environment variable.
+const reasonDryRun = "--dry-run (or dry_run: true in the config)"
+
+// logMode logs the start-up line of a backend, or of one of its targets
+// when target is not empty: ACTING when reason is empty, else PLANNING and
+// the reason. attrs say what it acts on.
+func logMode(log *slog.Logger, backend, target, reason string, attrs ...any) {
+	head := []any{"backend", backend}
+	if target != "" {
+		head = append(head, "target", target)
+	}
+	if reason == "" {
+		log.Info(backend+" ACTING: the resolutions policy allows are executed", append(append(head, "mode", "ACTING"), attrs...)...)
+		return
+	}
+	msg := backend + " PLANNING: investigations read, resolutions are previewed, nothing is changed"
+	if len(attrs) == 0 {
+		msg = backend + " PLANNING: its actions are planned only, nothing is called"
+	}
+	log.Info(msg, append(append(head, "mode", "PLANNING", "reason", reason), attrs...)...)
+}
+
+// actingBackends is the listening line's acting_backends: the backends whose
+// resolutions can change something; none in dry-run. An executor other than
+// the Router or the planner (an embedder's, a test's) is taken to act.
+func actingBackends(e remediations.Executor, dryRun bool) []string {
+	acting := []string{} // logged as [], not null
+	if dryRun {
+		return acting
+	}
+	switch e := e.(type) {
+	case *remediations.Router:
+		// A backend is given to the router only once it has a target.
+		if !e.GlobalDryRun() {
+			acting = append(acting, e.Backends()...)
+		}
+		return acting
+	case remediations.DryRun:
+		return acting
+	}
+	return append(acting, "executor")
+}
+
 // kubernetesBackend connects the cluster cfg names, if any (nil, nil when
-// none: Kubernetes actions then only plan).
-func kubernetesBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (*kubernetes.Executor, error) {
+// none: Kubernetes actions then only plan), and logs its start-up line;
+// planning is the reason it only plans, "" when it acts.
+func kubernetesBackend(ctx context.Context, cfg *config.Config, log *slog.Logger, planning string) (*kubernetes.Executor, error) {
 	cluster, err := kubernetes.LoadCluster(cfg.Kubernetes, os.Getenv)
 	if err != nil {
 		return nil, err
 	}
 	if cluster == nil {
-		log.Info("kubernetes is not configured: its actions are planned only (set --kubeconfig, " + kubernetes.EnvKubeconfig + ", or run in a pod)")
+		logMode(log, "kubernetes", "", "no cluster configured (set --kubeconfig, "+kubernetes.EnvKubeconfig+", or run in a pod)")
 		return nil, nil
 	}
 	client, metrics, err := cluster.Clients()
@@ -111,16 +156,21 @@ func kubernetesBackend(ctx context.Context, cfg *config.Config, log *slog.Logger
 		GitVersion string `json:"gitVersion"`
 	}
 	if raw, err := client.Discovery().RESTClient().Get().AbsPath("/version").Do(vctx).Raw(); err != nil {
-		log.Error("the Kubernetes API server does not answer; actions will fail until it does", "cluster", cluster.Source, "host", cluster.Config.Host, "err", err)
+		log.Error("the Kubernetes API server does not answer; actions will fail until it does", "backend", "kubernetes",
+			"cluster", cluster.Config.Host, "source", cluster.Source, "err", err)
 	} else if json.Unmarshal(raw, &info) == nil {
 		version = info.GitVersion
 	}
-	if cfg.DryRun {
-		log.Info("kubernetes is in dry-run: investigations read the cluster, resolutions are previewed with server-side dry-run, nothing is changed",
-			"cluster", cluster.Source, "host", cluster.Config.Host, "version", version)
+	attrs := []any{"cluster", cluster.Config.Host}
+	if cluster.Kubeconfig != "" {
+		attrs = append(attrs, "context", cluster.Context, "kubeconfig", cluster.Kubeconfig)
 	} else {
-		log.Info("kubernetes acts on the cluster", "cluster", cluster.Source, "host", cluster.Config.Host, "version", version,
-			"field_manager", kubernetes.FieldManager)
+		attrs = append(attrs, "source", cluster.Source)
 	}
-	return kubernetes.NewExecutor(client, kubernetes.Options{Metrics: metrics, Log: log}), nil
+	attrs = append(attrs, "version", version)
+	if planning == "" {
+		attrs = append(attrs, "field_manager", kubernetes.FieldManager)
+	}
+	logMode(log, "kubernetes", "", planning, attrs...)
+	return kubernetes.NewExecutor(client, kubernetes.Options{Metrics: metrics, Log: log.With("backend", "kubernetes")}), nil
 }

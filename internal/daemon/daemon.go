@@ -296,7 +296,10 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 		d.log.Info("no read credential: the alerts credential also reads the history API and /metrics; set REMEDIATOR_READ_TOKEN (or read basic auth) to separate them")
 	}
 	d.log.Info("remediator listening", "address", ln.Addr().String(), "tls", d.cfg.Server.TLSCertFile != "",
-		"auth", d.opts.Auth != nil, "metrics_auth", d.cfg.Server.MetricsAuth, "dry_run", d.cfg.DryRun, "runbooks", len(d.cfg.RunbookSet.Runbooks),
+		"auth", d.opts.Auth != nil, "metrics_auth", d.cfg.Server.MetricsAuth,
+		// Whether anything at all can act: --dry-run, or no backend configured.
+		"dry_run", len(actingBackends(d.opts.Executor, d.cfg.DryRun)) == 0, "acting_backends", actingBackends(d.opts.Executor, d.cfg.DryRun),
+		"runbooks", len(d.cfg.RunbookSet.Runbooks),
 		"workers", d.cfg.Dispatcher.Workers, "queue_size", d.cfg.Receiver.QueueSize)
 
 	var runErr error

@@ -178,7 +178,7 @@ func TestPostgresEndToEnd(t *testing.T) {
 		t.Errorf("policy params %v: idle_seconds should stay 2 (min_idle_seconds 1)", p)
 	}
 
-	h.finishPostgres(t, &logs, b, "postgres acts on its configured targets", []scraped{
+	h.finishPostgres(t, &logs, b, `"target":"default","mode":"ACTING"`, []scraped{
 		{"remediator_actions_total", map[string]string{"action": "postgres.terminate_idle", "result": "success"}, 1},
 		{"remediator_actions_total", map[string]string{"action": "postgres.terminate_idle", "result": "dry_run"}, 0},
 		{"remediator_investigations_total", map[string]string{"action": "postgres.connection_report", "result": "success"}, 1},
@@ -274,7 +274,7 @@ func TestPostgresDryRunEndToEnd(t *testing.T) {
 		t.Errorf("skipped by reason: %v", got)
 	}
 
-	h.finishPostgres(t, &logs, b, "postgres is in dry-run", []scraped{
+	h.finishPostgres(t, &logs, b, `"target":"default","mode":"PLANNING","reason":"--dry-run`, []scraped{
 		{"remediator_actions_total", map[string]string{"action": "postgres.terminate_idle", "result": "dry_run"}, 1},
 		{"remediator_actions_total", map[string]string{"action": "postgres.terminate_idle", "result": "success"}, 0},
 		{"remediator_investigations_total", map[string]string{"action": "postgres.connection_report", "result": "success"}, 1},

@@ -242,6 +242,37 @@ func lineOf(t *testing.T, text, s string) string {
 	return ""
 }
 
+// TestEmergencyScaleDownSelectors (issue 11, finding 9): the two shipped
+// EmergencyScaleDown runbooks each select on their own, whatever their order
+// (a user's runbook replacing one by name does not move the other): for any
+// criticality, present or not, exactly one matches, and the harsh one (every
+// Deployment to 1) only for the documented non-critical values.
+func TestEmergencyScaleDownSelectors(t *testing.T) {
+	set := defaults(t)
+	harsh, ok := set.Lookup("EmergencyScaleDown")
+	capped, ok2 := set.Lookup("EmergencyScaleDownCritical")
+	if !ok || !ok2 {
+		t.Fatal("shipped EmergencyScaleDown runbooks missing")
+	}
+	for _, tc := range []struct {
+		criticality string // "-" means no label
+		harsh       bool
+	}{
+		{"-", false}, {"", false}, {"critical", false}, {"Critical", false}, {"CRITICAL", false},
+		{"high", false}, {"medium", false}, {"Low", false}, {"LOW", false}, {" low", false}, {"low,critical", false},
+		{"low", true}, {"non-critical", true}, {"noncritical", true}, {"best-effort", true},
+	} {
+		ls := map[string]string{"alertname": "EmergencyScaleDown", "namespace": "batch"}
+		if tc.criticality != "-" {
+			ls["criticality"] = tc.criticality
+		}
+		h, c := harsh.Match.Matches(ls), capped.Match.Matches(ls)
+		if h != tc.harsh || c == tc.harsh {
+			t.Errorf("criticality %q: harsh runbook matches %v, capped %v; want harsh %v, capped %v", tc.criticality, h, c, tc.harsh, !tc.harsh)
+		}
+	}
+}
+
 func TestMatchDefaults(t *testing.T) {
 	set := defaults(t)
 	for _, tc := range []struct {
@@ -262,8 +293,13 @@ func TestMatchDefaults(t *testing.T) {
 		{"no healthy pods", map[string]string{"alertname": "NoHealthyPods"}, "ServiceUnavailable"},
 		{"scale down critical", map[string]string{"alertname": "EmergencyScaleDown", "criticality": "critical", "namespace": "payments"}, "EmergencyScaleDownCritical"},
 		{"scale down low", map[string]string{"alertname": "EmergencyScaleDown", "criticality": "low", "namespace": "batch"}, "EmergencyScaleDown"},
-		{"scale down without criticality", map[string]string{"alertname": "EmergencyScaleDown", "namespace": "batch"}, "EmergencyScaleDown"},
-		{"scale down criticality is exact", map[string]string{"alertname": "EmergencyScaleDown", "criticality": "critical-ish"}, "EmergencyScaleDown"},
+		// Issue 11, finding 9: a missing, odd-cased or unknown criticality
+		// takes the capped runbook, never every Deployment to 1.
+		{"scale down without criticality", map[string]string{"alertname": "EmergencyScaleDown", "namespace": "batch"}, "EmergencyScaleDownCritical"},
+		{"scale down criticality Critical", map[string]string{"alertname": "EmergencyScaleDown", "criticality": "Critical"}, "EmergencyScaleDownCritical"},
+		{"scale down criticality unknown", map[string]string{"alertname": "EmergencyScaleDown", "criticality": "critical-ish"}, "EmergencyScaleDownCritical"},
+		{"scale down non-critical value is exact", map[string]string{"alertname": "EmergencyScaleDown", "criticality": "lowish"}, "EmergencyScaleDownCritical"},
+		{"scale down best-effort", map[string]string{"alertname": "EmergencyScaleDown", "criticality": "best-effort"}, "EmergencyScaleDown"},
 		{"unknown alert", map[string]string{"alertname": "DiskFull", "namespace": "shop"}, ""},
 		{"alertname is case sensitive", map[string]string{"alertname": "highcpuusage"}, ""},
 		{"no labels", map[string]string{}, ""},

@@ -38,6 +38,9 @@ type Cluster struct {
 	// Source says how it was found, for the start-up log: the kubeconfig
 	// path and context, or "in-cluster".
 	Source string
+	// Kubeconfig and Context are the kubeconfig file(s) and the context
+	// used; both are empty for the in-cluster ServiceAccount.
+	Kubeconfig, Context string
 }
 
 // LoadCluster finds the cluster to act on: an explicit kubeconfig, else
@@ -51,7 +54,7 @@ func LoadCluster(cc ClusterConfig, getenv func(string) string) (*Cluster, error)
 		getenv = os.Getenv
 	}
 	var cfg *rest.Config
-	var source string
+	var source, kubeconfig, kubeContext string
 	path := cc.Kubeconfig
 	if path == "" {
 		path = getenv(EnvKubeconfig)
@@ -84,6 +87,7 @@ func LoadCluster(cc ClusterConfig, getenv func(string) string) (*Cluster, error)
 			ctxName = raw.CurrentContext
 		}
 		cfg, source = c, fmt.Sprintf("kubeconfig %s, context %q", path, ctxName)
+		kubeconfig, kubeContext = path, ctxName
 	case getenv("KUBERNETES_SERVICE_HOST") != "":
 		c, err := rest.InClusterConfig()
 		if err != nil {
@@ -98,7 +102,7 @@ func LoadCluster(cc ClusterConfig, getenv func(string) string) (*Cluster, error)
 	cfg.QPS = orDefault(cc.QPS, 20)
 	cfg.Burst = orDefault(cc.Burst, 40)
 	cfg.UserAgent = "remediator"
-	return &Cluster{Config: cfg, Source: source}, nil
+	return &Cluster{Config: cfg, Source: source, Kubeconfig: kubeconfig, Context: kubeContext}, nil
 }
 
 func orDefault[T comparable](v, def T) T {

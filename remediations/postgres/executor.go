@@ -222,6 +222,17 @@ func (e *Executor) Close() {
 	}
 }
 
+// Addr says where target name connects, user@host:port/database (never the
+// password), and where its DSN came from; ok is false for a target not
+// configured. For the start-up log.
+func (e *Executor) Addr(name string) (addr, dsnFrom string, ok bool) {
+	tg, ok := e.targets[name]
+	if !ok {
+		return "", "", false
+	}
+	return tg.addr, tg.source, true
+}
+
 // Targets lists the configured target names, sorted.
 func (e *Executor) Targets() []string { return slices.Sorted(maps.Keys(e.targets)) }
 

@@ -162,6 +162,16 @@ func (e *Executor) Close() error {
 	return errors.Join(errs...)
 }
 
+// Addr says where connection name goes, host:port/db (never the password);
+// ok is false for a connection not configured. For the start-up log.
+func (e *Executor) Addr(name string) (addr string, ok bool) {
+	c, ok := e.conns[name]
+	if !ok {
+		return "", false
+	}
+	return c.addr, true
+}
+
 // Configured reports whether t's connection is configured, so a router can
 // send the target here or plan only.
 func (e *Executor) Configured(t remediations.Target) bool {
