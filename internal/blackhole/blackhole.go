@@ -6,6 +6,8 @@
 package blackhole
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net"
 	"sync"
@@ -100,4 +102,24 @@ type countWriter struct{ n *atomic.Int64 }
 func (w countWriter) Write(p []byte) (int, error) {
 	w.n.Add(int64(len(p)))
 	return len(p), nil
+}
+
+// CancelReturns cancels a call that is waiting on the black hole (its request
+// is on the wire: see WaitReceived) and checks that the call returns within
+// bound, with an error wrapping context.Canceled, rather than when a timeout
+// ends it. done receives the call's error.
+func CancelReturns(tb testing.TB, cancel context.CancelFunc, done <-chan error, bound time.Duration) {
+	tb.Helper()
+	time.Sleep(50 * time.Millisecond) // into the read
+	cancel()
+	cancelled := time.Now()
+	select {
+	case err := <-done:
+		tb.Logf("returned %v after the cancellation: %v", time.Since(cancelled).Round(time.Millisecond), err)
+		if !errors.Is(err, context.Canceled) {
+			tb.Errorf("error %v, want one wrapping context.Canceled", err)
+		}
+	case <-time.After(bound):
+		tb.Fatalf("still blocked %v after the cancellation", bound)
+	}
 }
