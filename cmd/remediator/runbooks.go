@@ -54,7 +54,7 @@ func newRunbooksCmd(app *kingpin.Application) *runbooksCmd {
 func (c *runbooksCmd) run(chosen string, stdout, stderr io.Writer) (int, bool) {
 	switch chosen {
 	case c.list.FullCommand():
-		if err := c.runList(stdout); err != nil {
+		if err := c.runList(stdout, stderr); err != nil {
 			fmt.Fprintln(stderr, "remediator runbooks:", err)
 			return 1, true
 		}
@@ -113,8 +113,8 @@ type listedStep struct {
 	Target *listedTarget `json:"target,omitempty"`
 }
 
-func (c *runbooksCmd) runList(stdout io.Writer) error {
-	listed, err := c.listed()
+func (c *runbooksCmd) runList(stdout, stderr io.Writer) error {
+	listed, err := c.listed(stderr)
 	if err != nil {
 		return err
 	}
@@ -130,8 +130,9 @@ func (c *runbooksCmd) runList(stdout io.Writer) error {
 }
 
 // listed loads the runbooks as serve would (config.Load with no file is the
-// bundled set alone) and marks each one's source.
-func (c *runbooksCmd) listed() ([]listedRunbook, error) {
+// bundled set alone) and marks each one's source. The config's warnings go
+// to stderr, as serve would log them, so stdout stays parseable.
+func (c *runbooksCmd) listed(stderr io.Writer) ([]listedRunbook, error) {
 	catalog, err := builtin.Catalog()
 	if err != nil {
 		return nil, fmt.Errorf("building the action catalogue: %w", err)
@@ -139,6 +140,9 @@ func (c *runbooksCmd) listed() ([]listedRunbook, error) {
 	cfg, err := config.Load(c.configFile, catalog)
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, "remediator runbooks: warning:", w)
 	}
 	bundled, err := runbook.Defaults(catalog)
 	if err != nil {
