@@ -13,7 +13,8 @@ import (
 	"github.com/remediator/remediator/remediations"
 )
 
-// Input is what the policy sees as `input` (the contract in DESIGN.md).
+// Input is what the policy sees as `input`: the contract in policies/README.md,
+// which documents every field and must change with them.
 type Input struct {
 	Alert   AlertInput          `json:"alert"`
 	Target  remediations.Target `json:"target"`

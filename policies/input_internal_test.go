@@ -12,7 +12,7 @@ import (
 )
 
 // TestInputValueMatchesJSON: the hand-built AST input must say exactly what
-// the Input struct's JSON says (the contract in DESIGN.md), so a field added
+// the Input struct's JSON says (the contract in policies/README.md), so a field added
 // to one and not the other fails here rather than silently reading as
 // undefined in policy.
 func TestInputValueMatchesJSON(t *testing.T) {

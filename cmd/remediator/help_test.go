@@ -22,6 +22,7 @@ func TestHelpRunsNothing(t *testing.T) {
 	t.Setenv("STATE_DIRECTORY", stateDir)
 	t.Setenv("REMEDIATOR_LISTEN_ADDRESS", "127.0.0.1:0")
 	exportDir := filepath.Join(t.TempDir(), "exported")
+	exportFile := filepath.Join(t.TempDir(), "remediator.yaml")
 	const sample = "../../deploy/examples/alerts/kube-system.json"
 
 	tests := []struct {
@@ -47,6 +48,12 @@ func TestHelpRunsNothing(t *testing.T) {
 		{"policy test verbose with coverage", []string{"policy", "test", "-v", "--coverage", "--help"}, "usage: remediator policy test", []string{"PASS", "FAIL", `"coverage"`}},
 		{"help policy test", []string{"help", "policy", "test"}, "usage: remediator policy test", []string{"PASS", "FAIL"}},
 		{"policy export", []string{"policy", "export", exportDir, "--help"}, "usage: remediator policy export", []string{"wrote the bundled policy"}},
+		{"runbooks", []string{"runbooks", "--help"}, "usage: remediator runbooks", []string{"(bundled)"}},
+		{"runbooks with its flags", []string{"runbooks", "-o", "json", "--help"}, "usage: remediator runbooks", []string{"(bundled)", `"runbooks"`}},
+		{"runbooks list", []string{"runbooks", "list", "--help"}, "usage: remediator runbooks list", []string{"(bundled)"}},
+		{"runbooks export", []string{"runbooks", "export", "--help"}, "usage: remediator runbooks export", []string{"- name: HighCPUUsage"}},
+		{"runbooks export to a file", []string{"runbooks", "export", "-o", exportFile, "--help"}, "usage: remediator runbooks export", []string{"wrote the bundled runbooks"}},
+		{"help runbooks export", []string{"help", "runbooks", "export"}, "usage: remediator runbooks export", []string{"- name: HighCPUUsage"}},
 		{"actions", []string{"actions", "--help"}, "usage: remediator actions", []string{"example params:"}},
 		{"history", []string{"history", "--help", "--since", "24h", "-o", "json"}, "usage: remediator history", []string{"TIME (UTC)", `"items"`}},
 		{"version", []string{"version", "--help"}, "usage: remediator version", []string{"go version:"}},
@@ -71,6 +78,9 @@ func TestHelpRunsNothing(t *testing.T) {
 			}
 			if _, err := os.Stat(exportDir); err == nil {
 				t.Errorf("%s was created: policy export ran", exportDir)
+			}
+			if _, err := os.Stat(exportFile); err == nil {
+				t.Errorf("%s was created: runbooks export ran", exportFile)
 			}
 			if entries, _ := os.ReadDir(stateDir); len(entries) > 0 {
 				t.Errorf("%s has %v: a command opened its audit store", stateDir, entries)

@@ -27,6 +27,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		newEvalCmd(app),
 		newPolicyCmd(app),
 		newActionsCmd(app),
+		newRunbooksCmd(app),
 		newHistoryCmd(app),
 		newVersionCmd(app),
 	}

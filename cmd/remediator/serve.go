@@ -27,7 +27,7 @@ import (
 )
 
 // defaultGCPercent is the GOGC serve uses when the environment sets none
-// (README, Benchmarks: p99 of a decision 1.15 ms at 100, 0.30 ms at 400).
+// (docs/benchmarks.md: p99 of a decision 1.15 ms at 100, 0.30 ms at 400).
 const defaultGCPercent = 400
 
 type serveCmd struct {
