@@ -6,8 +6,9 @@
 // modules in package remediator add `deny` rules, data files under
 // remediator.config tune limits. The query is prepared once per load and
 // swapped atomically, so evaluation never waits for a reload; a load whose
-// modules do not compile or whose tests fail is refused and the previous policy
-// keeps deciding. Every error denies: the engine fails closed.
+// modules do not compile, whose settings are wrong (data.remediator.config_errors),
+// which redefines a bundled rule, or whose tests fail is refused and the
+// previous policy keeps deciding. Every error denies: the engine fails closed.
 package policies
 
 import (

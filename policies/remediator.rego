@@ -132,12 +132,12 @@ deny contains {
 
 # --- Configuration checks ----------------------------------------------------
 #
-# config_errors lists what is wrong with data.remediator.config. It is not
-# evaluated per decision (it would add some 40% to the cost of every one):
-# the test test_loaded_config_is_valid in remediator_test.rego asserts it is
-# empty for the data actually loaded, and the daemon runs the policy's tests on
-# every load and refuses a policy whose tests fail, so a broken configuration
-# never goes into force. Query data.remediator.config_errors to see why.
+# config_errors lists what is wrong with data.remediator.config, as messages
+# for the user. It is not evaluated per decision (it would add some 40% to the
+# cost of every one): the daemon evaluates it on every load (serve, eval,
+# policy test) and refuses the load with these messages if there are any, so
+# a broken configuration never goes into force. The test
+# test_loaded_config_is_valid asserts the same for `opa test` with the data.
 
 numeric_config_keys := [
 	"max_replicas", "max_pods_deleted", "max_sessions_terminated", "min_idle_seconds",
