@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestPolicySettingsStrict (issue 11, finding 7): policy settings no longer
@@ -81,7 +82,17 @@ func TestPolicySettingsStrict(t *testing.T) {
 					args = append([]string{"serve", "--listen-address=127.0.0.1:0", "--audit=memory", "--policy-dir", dir}, tc.flags...)
 				}
 				var stdout, stderr bytes.Buffer
-				code := run(args, &stdout, &stderr)
+				// A serve that accepts the policy starts and never returns: fail
+				// after a while rather than at the test binary's timeout. (The
+				// daemon is then left running until the test binary exits.)
+				done := make(chan int, 1)
+				go func() { done <- run(args, &stdout, &stderr) }()
+				var code int
+				select {
+				case code = <-done:
+				case <-time.After(30 * time.Second):
+					t.Fatalf("%v did not return within 30s (it accepted the policy and started)", args)
+				}
 				if code != tc.code {
 					t.Fatalf("%v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, tc.code, stdout.String(), stderr.String())
 				}
