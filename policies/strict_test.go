@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/remediator/remediator/internal/metricstest"
 	"github.com/remediator/remediator/policies"
 )
 
@@ -150,13 +151,16 @@ func TestExportedPolicyBesideBundled(t *testing.T) {
 func TestReloadRefusesBadConfig(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"config.json": maxReplicasData(7)})
-	e, _ := newEngine(t, policies.WithDir(dir))
+	e, reg := newEngine(t, policies.WithDir(dir))
 	writeFiles(t, dir, map[string]string{"config.json": `{"remediator": {"config": {"max_replica": 9}}}`})
 	err := e.Reload(context.Background())
 	if err == nil || !strings.Contains(err.Error(), `unknown key "max_replica" (did you mean "max_replicas"?)`) {
 		t.Fatalf("Reload = %v", err)
 	}
-	if got := decidedMax(t, e); got != 7 && got != int64(7) && got != float64(7) {
-		t.Fatalf("after a refused reload max_replicas = %v (%T), want the old 7", got, got)
+	if got := metricstest.Gathered(t, reg, "remediator_policy_reloads_total", map[string]string{"result": "failure"}); got != 1 {
+		t.Errorf("reloads{result=failure} = %v, want 1", got)
+	}
+	if got := decidedMax(t, e); got != int64(7) {
+		t.Fatalf("after a refused reload max_replicas = %v, want the old 7", got)
 	}
 }
