@@ -6,8 +6,9 @@
 // modules in package remediator add `deny` rules, data files under
 // remediator.config tune limits. The query is prepared once per load and
 // swapped atomically, so evaluation never waits for a reload; a load whose
-// modules do not compile or whose tests fail is refused and the previous policy
-// keeps deciding. Every error denies: the engine fails closed.
+// modules do not compile, whose settings are wrong (data.remediator.config_errors),
+// which redefines a bundled rule, or whose tests fail is refused and the
+// previous policy keeps deciding. Every error denies: the engine fails closed.
 package policies
 
 import (
@@ -213,16 +214,21 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	if e.ownNamespace != "" {
 		set.setRuntime("own_namespace", e.ownNamespace)
 	}
-	if err := set.Test(ctx); err != nil {
-		return nil, err
-	}
 	// AST values on read: otherwise every evaluation converts the data it
 	// touches (the config) from Go values again.
 	store := inmem.NewFromObjectWithOpts(set.Documents, inmem.OptReturnASTValuesOnRead(true))
-	compiler := ast.NewCompiler()
-	compiler.Compile(set.policyModules())
-	if compiler.Failed() {
-		return nil, fmt.Errorf("compiling policy: %w", compiler.Errors)
+	compiler, err := set.compile()
+	if err != nil {
+		return nil, err
+	}
+	// The configuration is checked before the tests, so that a bad setting is
+	// reported in the policy's own words rather than as the failing test
+	// test_loaded_config_is_valid.
+	if err := checkConfig(ctx, compiler, store); err != nil {
+		return nil, err
+	}
+	if err := set.Test(ctx); err != nil {
+		return nil, err
 	}
 	pq, err := rego.New(
 		rego.Query(DecisionQuery),
@@ -259,6 +265,11 @@ func Load(dir string, bundled bool) (*Set, error) {
 		res, err := loader.NewFileLoader().Filtered([]string{dir}, ignoreHidden)
 		if err != nil {
 			return nil, fmt.Errorf("loading policy directory %s: %w", dir, err)
+		}
+		if bundled {
+			if err := bundledConflict(set.Modules, res.Modules, dir); err != nil {
+				return nil, err
+			}
 		}
 		for _, m := range res.Modules {
 			set.Modules[m.Name] = m.Parsed

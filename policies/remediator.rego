@@ -132,12 +132,12 @@ deny contains {
 
 # --- Configuration checks ----------------------------------------------------
 #
-# config_errors lists what is wrong with data.remediator.config. It is not
-# evaluated per decision (it would add some 40% to the cost of every one):
-# the test test_loaded_config_is_valid in remediator_test.rego asserts it is
-# empty for the data actually loaded, and the daemon runs the policy's tests on
-# every load and refuses a policy whose tests fail, so a broken configuration
-# never goes into force. Query data.remediator.config_errors to see why.
+# config_errors lists what is wrong with data.remediator.config, as messages
+# for the user. It is not evaluated per decision (it would add some 40% to the
+# cost of every one): the daemon evaluates it on every load (serve, eval,
+# policy test) and refuses the load with these messages if there are any, so
+# a broken configuration never goes into force. The test
+# test_loaded_config_is_valid asserts the same for `opa test` with the data.
 
 numeric_config_keys := [
 	"max_replicas", "max_pods_deleted", "max_sessions_terminated", "min_idle_seconds",
@@ -148,6 +148,44 @@ numeric_config_keys := [
 list_config_keys := ["protected_namespaces", "allowed_namespaces", "allowed_actions", "allowed_env_names"]
 
 quantity_config_keys := ["max_cpu", "max_memory"]
+
+# Every key of data.remediator.config must be one of default_config's: a typo
+# (alowed_namespaces) would otherwise be ignored and the policy run on its
+# defaults. Settings for rules of your own belong in data.remediator.custom
+# (free-form) or in your own package.
+config_errors contains unknown_config_key_message(key) if {
+	is_object(data.remediator.config)
+	some key, _ in data.remediator.config
+	not key in object.keys(default_config)
+}
+
+unknown_config_key_message(key) := sprintf(
+	"data.remediator.config: unknown key %q (did you mean %q?)",
+	[key, nearest_config_key(key)],
+) if {
+	nearest_config_key(key)
+} else := sprintf(
+	"data.remediator.config: unknown key %q (settings of your own rules belong in data.remediator.custom)",
+	[key],
+)
+
+# The known key most like key, if any is alike enough: the one sharing the
+# most character pairs (Dice's coefficient of their bigrams, at least 0.5;
+# the first in sort order on a tie).
+nearest_config_key(key) := min({k |
+	some k, s in scores
+	s == best
+}) if {
+	scores := {k: key_similarity(key, k) | some k, _ in default_config}
+	best := max({s | some s in scores})
+	best >= 0.5
+}
+
+key_similarity(a, b) := (2 * count(bigrams(a) & bigrams(b))) / (count(bigrams(a)) + count(bigrams(b)))
+
+bigrams(s) := {substring(s, i, 2) | some i in numbers.range(0, count(s) - 2)} if {
+	count(s) >= 2
+} else := {s}
 
 config_errors contains "data.remediator.config must be an object" if {
 	c := data.remediator.config # an absent config is fine

@@ -282,10 +282,47 @@ test_config_errors if {
 		{"conf": {"max_memory": "0"}, "want": {"config max_memory must be a positive Kubernetes quantity"}},
 		{"conf": {"cooldowns": 60}, "want": {"config cooldowns must be an object of action name to seconds"}},
 		{"conf": {"cooldowns": {"kubernetes.scale": "1m"}}, "want": {"config cooldowns[\"kubernetes.scale\"] must be a non-negative number"}},
+		{
+			"conf": {"alowed_namespaces": ["order-context"]},
+			"want": {"data.remediator.config: unknown key \"alowed_namespaces\" (did you mean \"allowed_namespaces\"?)"},
+		},
+		{
+			"conf": {"max_replica": 3, "max_replicas": 3},
+			"want": {"data.remediator.config: unknown key \"max_replica\" (did you mean \"max_replicas\"?)"},
+		},
+		{
+			"conf": {"team": "sre"},
+			"want": {"data.remediator.config: unknown key \"team\" (settings of your own rules belong in data.remediator.custom)"},
+		},
 	] {
 		errs := remediator.config_errors with data.remediator.config as c.conf
 		errs == c.want
 	}
+}
+
+# The suggestion for an unknown key is the known key sharing the most
+# character pairs, and none when nothing is alike enough.
+test_nearest_config_key if {
+	every c in [
+		{"key": "alowed_namespaces", "want": "allowed_namespaces"},
+		{"key": "protected_namespace", "want": "protected_namespaces"},
+		{"key": "max_replica", "want": "max_replicas"},
+		{"key": "cooldown", "want": "cooldowns"},
+		{"key": "maxreplicas", "want": "max_replicas"},
+	] {
+		remediator.nearest_config_key(c.key) == c.want
+	}
+	every key in ["team", "x", ""] {
+		not remediator.nearest_config_key(key)
+	}
+}
+
+test_bigrams if {
+	remediator.bigrams("abc") == {"ab", "bc"}
+	remediator.bigrams("a") == {"a"}
+	remediator.bigrams("") == {""}
+	remediator.key_similarity("abc", "abc") == 1
+	remediator.key_similarity("ab", "cd") == 0
 }
 
 test_quantity_helpers if {

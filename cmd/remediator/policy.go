@@ -30,7 +30,9 @@ func newPolicyCmd(app *kingpin.Application) *policyCmd {
 	p := app.Command("policy", "Work with the Rego policy.")
 	c.test = p.Command("test", "Run Rego unit tests (test_ rules) like `opa test`: the bundled policy's tests and those under DIR.\n\n"+
 		"DIR is loaded beside the bundled policy, as `serve --policy-dir` loads it, so your tests can exercise\n"+
-		"your deny rules together with the default ones.\n\n"+
+		"your deny rules together with the default ones. With --no-bundled-policy DIR is the whole policy,\n"+
+		"as an exported and edited one must be (`serve --no-bundled-policy --policy-dir DIR`).\n"+
+		"The settings in data.remediator.config are checked first, as serve checks them.\n\n"+
 		"Examples:\n"+
 		"  remediator policy test\n"+
 		"  remediator policy test ./policies -v --coverage\n"+
@@ -75,6 +77,12 @@ func (c *policyCmd) runTest(stdout, stderr io.Writer) int {
 	for _, dir := range dirs {
 		set, err := policies.Load(dir, !c.noBundled)
 		if err != nil {
+			fmt.Fprintln(stderr, "remediator policy test:", err)
+			return 1
+		}
+		// The checks serve makes on load, first: a bad setting is reported in
+		// the policy's own words, not as a failing test_loaded_config_is_valid.
+		if err := set.Check(context.Background()); err != nil {
 			fmt.Fprintln(stderr, "remediator policy test:", err)
 			return 1
 		}
