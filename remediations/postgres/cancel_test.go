@@ -19,15 +19,7 @@ func TestExecuteReturnsOnCancel(t *testing.T) {
 	// bound.
 	const callTimeout = 10 * time.Second
 	const bound = 2 * time.Second
-	bh := blackhole.Start(t)
-	startCtx, cancelStart := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancelStart()
-	e, err := postgres.NewExecutor(startCtx, map[string]postgres.TargetConfig{
-		"default": targetConfig(t, "postgres://postgres@"+bh.Addr()+"/postgres?sslmode=disable", func(c *postgres.TargetConfig) { c.CallTimeout = callTimeout }),
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, bh := stalledExecutor(t, callTimeout)
 	t.Cleanup(e.Close)
 	sent := bh.Received()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -39,4 +31,21 @@ func TestExecuteReturnsOnCancel(t *testing.T) {
 	}()
 	bh.WaitReceived(t, sent)
 	blackhole.CancelReturns(t, cancel, done, bound)
+}
+
+// stalledExecutor is a backend whose "default" target is a PostgreSQL that
+// accepts connections and never answers (its start-up ping gives up after
+// 100ms), with the given call_timeout.
+func stalledExecutor(t *testing.T, callTimeout time.Duration) (*postgres.Executor, *blackhole.Server) {
+	t.Helper()
+	bh := blackhole.Start(t)
+	startCtx, cancelStart := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancelStart()
+	e, err := postgres.NewExecutor(startCtx, map[string]postgres.TargetConfig{
+		"default": targetConfig(t, "postgres://postgres@"+bh.Addr()+"/postgres?sslmode=disable", func(c *postgres.TargetConfig) { c.CallTimeout = callTimeout }),
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, bh
 }

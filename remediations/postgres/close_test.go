@@ -1,12 +1,8 @@
 package postgres_test
 
 import (
-	"context"
 	"testing"
 	"time"
-
-	"github.com/remediator/remediator/internal/blackhole"
-	"github.com/remediator/remediator/remediations/postgres"
 )
 
 // TestCloseDoesNotWaitForAStalledServer: closing the backend (the process
@@ -17,15 +13,7 @@ import (
 func TestCloseDoesNotWaitForAStalledServer(t *testing.T) {
 	const callTimeout = 10 * time.Second
 	const bound = 2 * time.Second
-	bh := blackhole.Start(t)
-	startCtx, cancelStart := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancelStart()
-	e, err := postgres.NewExecutor(startCtx, map[string]postgres.TargetConfig{
-		"default": targetConfig(t, "postgres://postgres@"+bh.Addr()+"/postgres?sslmode=disable", func(c *postgres.TargetConfig) { c.CallTimeout = callTimeout }),
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, bh := stalledExecutor(t, callTimeout)
 	bh.WaitReceived(t, 0)
 	start := time.Now()
 	closed := make(chan struct{})
