@@ -234,8 +234,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	// Under overload the queue is full: shed before reading the body, so
 	// that refusing costs no memory. (A notification of duplicates only is
 	// refused too; its retry is answered once the workers catch up.)
+	// Such a refusal counts in webhook_requests_total{code="503"} only:
+	// queue_rejected_total counts alerts, and these were never read.
 	if h.queue.Full() {
-		h.metrics.queueRejected.Inc()
 		w.Header().Set("Retry-After", retryAfter)
 		return h.reject(w, r, http.StatusServiceUnavailable, refusedFull, "queue full, retry later")
 	}

@@ -1097,6 +1097,14 @@ func TestFullQueueShedsBeforeReading(t *testing.T) {
 	if wr.read {
 		t.Error("the body was read although the queue was full")
 	}
+	// queue_rejected_total counts alerts; an unread request has none to
+	// count, and shows as a 503 only.
+	if got := testutil.ToFloat64(e.m.queueRejected); got != 0 {
+		t.Errorf("queue_rejected_total = %v after a request shed unread, want 0", got)
+	}
+	if got := testutil.ToFloat64(e.m.requests.WithLabelValues("503")); got != 1 {
+		t.Errorf("webhook_requests_total{code=503} = %v, want 1", got)
+	}
 	// Positive control: with room again, the same notification is taken.
 	e.drain()
 	if w := e.post(t, body); w.Code != 200 {

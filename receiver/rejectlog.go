@@ -19,7 +19,7 @@ type rejectLog struct {
 	every time.Duration
 
 	mu      sync.Mutex
-	counts  map[string]int // by "<code> <reason>", a bounded set
+	counts  map[string]int // by "<status text>: <why>" or "alert rejected: <field>", a bounded set
 	pending bool           // a summary is scheduled
 	warned  map[string]bool
 	// lastStoreError is when a dedupe store error was last logged.

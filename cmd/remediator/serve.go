@@ -102,9 +102,9 @@ func newServeCmd(app *kingpin.Application) *serveCmd {
 		Envar("REMEDIATOR_AUDIT").PlaceHolder("sqlite:///PATH|memory|postgres://...").StringVar(&c.audit)
 	c.cmd.Flag("audit-retention", "Delete audit records older than this (default 2160h = 90 days, or audit.retention from the config).").
 		Envar("REMEDIATOR_AUDIT_RETENTION").DurationVar(&c.auditRetention)
-	c.cmd.Flag("memory-limit", "Go memory limit, e.g. 230MiB (units B, KiB, MiB, GiB): the garbage collector runs as often as it must "+
+	c.cmd.Flag("memory-limit", "Go memory limit, e.g. 180MiB (units B, KiB, MiB, GiB): the garbage collector runs as often as it must "+
 		"to keep Go's memory under it. Default: GOMEMLIMIT if set, else 70% of the container's cgroup memory limit, else none. "+
-		"Set it about 10% under the container's limit.").
+		"Set it about 70% of the container's limit: the process's memory runs some 40 MiB above Go's (mapped binary, SQLite).").
 		Envar("REMEDIATOR_MEMORY_LIMIT").PlaceHolder("SIZE").SetValue(&c.memoryLimit)
 	c.log = addLogFlags(c.cmd)
 	return c

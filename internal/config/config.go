@@ -346,13 +346,13 @@ func Default() Config {
 			QueueMaxBytes:    32 << 20,
 			// Alertmanager's group of a fleet-wide alert can be larger; the
 			// rest is taken from its retries.
-			MaxAlertsPerNotification: 1000,
+			MaxAlertsPerNotification: receiver.DefaultMaxAlertsPerNotification,
 			MaxLabels:                receiver.DefaultMaxLabels,
 			MaxAnnotations:           receiver.DefaultMaxAnnotations,
 			MaxLabelNameBytes:        receiver.DefaultMaxNameBytes,
 			MaxLabelValueBytes:       receiver.DefaultMaxLabelValueBytes,
 			MaxAnnotationBytes:       receiver.DefaultMaxAnnotationBytes,
-			ResolvedDedupeTTL:        10 * time.Minute,
+			ResolvedDedupeTTL:        receiver.DefaultDedupeTTL,
 			// Long enough to absorb a burst of one notification (HA
 			// Alertmanager peers, retries), short enough that re-sends
 			// every repeat_interval reach the incidents.
